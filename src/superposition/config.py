@@ -1,0 +1,217 @@
+"""Validated configurations (pydantic v2, unknown keys rejected).
+
+A run is described by one `RunConfig`: the synthetic features (`DataConfig`, the paper's sparsity S = 1 - p and
+importance I_i), the model (`ToyModelConfig`) and the optimisation (`TrainConfig`). Every bad value raises a
+`ConfigError` whose one-line message names the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+FORMAT_VERSION = 1
+
+Magnitude = Literal["uniform", "normal", "constant", "uniform_signed"]
+PerInstance = list[Union[float, list[float]]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _per_instance_table(name: str, values: PerInstance, n_features: int) -> list[list[float]]:
+    """Expand a per-instance list (each entry a scalar or one value per feature) to instances x features."""
+    table = []
+    for k, row in enumerate(values):
+        if isinstance(row, list):
+            if len(row) != n_features:
+                raise ValueError(f"{name}[{k}] has {len(row)} values but n_features is {n_features}")
+            table.append([float(v) for v in row])
+        else:
+            table.append([float(row)] * n_features)
+    return table
+
+
+class DataConfig(_Strict):
+    """Sparse synthetic features: feature i of instance k is active with probability p[k, i] (sparsity S = 1 - p).
+
+    `feature_probability` has one entry per instance (so a sweep is one batch); an entry is a number shared by all
+    features or a list with one probability per feature. `importance` is one list for all instances or one list per
+    instance; `importance_decay` d gives I_i = d**i instead. Active features take a magnitude from `magnitude`:
+    uniform on [0, 1), normal(0, 1), constant 1, or uniform on [-1, 1) (computation tasks).
+    The first `correlated_pairs` pairs of features are always active together; the next `anticorrelated_pairs`
+    pairs are never active together; each keeps the marginal probability of its pair's first feature.
+    """
+
+    n_features: int = Field(5, gt=0)
+    feature_probability: PerInstance = Field(default_factory=lambda: [1.0], min_length=1)
+    importance: Union[list[float], list[list[float]], None] = None
+    importance_decay: float | None = Field(None, gt=0)
+    magnitude: Magnitude = "uniform"
+    correlated_pairs: int = Field(0, ge=0)
+    anticorrelated_pairs: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "DataConfig":
+        probs = _per_instance_table("feature_probability", self.feature_probability, self.n_features)
+        for k, row in enumerate(probs):
+            for i, p in enumerate(row):
+                if not 0.0 <= p <= 1.0:
+                    raise ValueError(f"feature_probability[{k}] = {p} (feature {i}) is outside [0, 1]")
+        if self.importance is not None and self.importance_decay is not None:
+            raise ValueError("give importance or importance_decay, not both")
+        if self.importance is not None:
+            rows = self.importance if self.importance and isinstance(self.importance[0], list) else [self.importance]
+            if len(rows) not in (1, self.n_instances):
+                raise ValueError(
+                    f"importance has {len(rows)} rows but there are {self.n_instances} instances "
+                    "(give one row for all instances, or one per instance)"
+                )
+            for row in rows:
+                if len(row) != self.n_features:
+                    raise ValueError(f"importance has {len(row)} values but n_features is {self.n_features}")
+                if any(v < 0 for v in row):
+                    raise ValueError(f"importance must be >= 0, got {min(row)}")
+        if 2 * (self.correlated_pairs + self.anticorrelated_pairs) > self.n_features:
+            raise ValueError(
+                f"{self.correlated_pairs} correlated + {self.anticorrelated_pairs} anticorrelated pairs need "
+                f"{2 * (self.correlated_pairs + self.anticorrelated_pairs)} features, only {self.n_features} exist"
+            )
+        if self.anticorrelated_pairs:
+            for k, row in enumerate(probs):
+                for pair in range(self.anticorrelated_pairs):
+                    i = 2 * (self.correlated_pairs + pair)
+                    if row[i] > 0.5:
+                        raise ValueError(
+                            f"feature_probability[{k}] = {row[i]} for anticorrelated feature {i}: a pair that is "
+                            "never active together needs p <= 0.5"
+                        )
+        return self
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.feature_probability)
+
+    def probability(self) -> torch.Tensor:
+        """Probability that each feature is active, `[n_instances, n_features]`."""
+        return torch.tensor(_per_instance_table("feature_probability", self.feature_probability, self.n_features))
+
+    def importance_table(self) -> torch.Tensor:
+        """Importance I_i of each feature, `[n_instances, n_features]` (all ones when not given)."""
+        if self.importance_decay is not None:
+            row = self.importance_decay ** torch.arange(self.n_features, dtype=torch.float64)
+            return row.float().expand(self.n_instances, -1).clone()
+        if self.importance is None:
+            return torch.ones(self.n_instances, self.n_features)
+        rows = self.importance if isinstance(self.importance[0], list) else [self.importance]
+        t = torch.tensor(rows, dtype=torch.float32)
+        return t.expand(self.n_instances, -1).clone()
+
+
+class ToyModelConfig(_Strict):
+    """The toy autoencoder: `linear` (h = W x, x' = W^T h + b) or `relu` (x' = ReLU(W^T W x + b)).
+
+    `tied=False` learns a separate decoder; `bias=False` drops b; `init` is xavier-normal (as in the paper's
+    code) or `zeros`. Given weights are passed from Python (`ToyModel.from_weights`), not through the config.
+    """
+
+    kind: Literal["linear", "relu"] = "relu"
+    n_hidden: int = Field(2, gt=0)
+    tied: bool = True
+    bias: bool = True
+    init: Literal["xavier_normal", "zeros"] = "xavier_normal"
+
+
+class TrainConfig(_Strict):
+    """One optimisation for every model. AdamW's weight decay defaults to 0.01 (the original notebook's, torch's
+    default); Adam's to 0. `threads=None` picks one thread for small models (tiny tensors run far slower on two
+    contended threads); `log_every` sets how often the per-instance loss history is recorded."""
+
+    steps: int = Field(10_000, gt=0)
+    batch_size: int = Field(1024, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    weight_decay: float | None = Field(None, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: Literal["constant", "linear", "cosine", "warmup_cosine"] = "constant"
+    warmup_steps: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0)
+    device: str = "cpu"
+    threads: int | None = Field(None, gt=0)
+    log_every: int = Field(100, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must lie in [0, 1), got {self.betas}")
+        if self.warmup_steps >= self.steps and self.schedule == "warmup_cosine":
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be smaller than steps ({self.steps})")
+        return self
+
+    @property
+    def resolved_weight_decay(self) -> float:
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return 0.01 if self.optimizer == "adamw" else 0.0
+
+
+class RunConfig(_Strict):
+    """Everything that determines a run: data, model and training. Saved as `config.json` in the run directory."""
+
+    format_version: int = FORMAT_VERSION
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ToyModelConfig = Field(default_factory=ToyModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "RunConfig":
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(f"format_version {self.format_version} is not supported (this library reads {FORMAT_VERSION})")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+def one_line(err: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line naming the first bad field."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    where = f"{loc}: " if loc else ""
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"invalid config: {where}{msg}{more}"
+
+
+def validate(cls: type[BaseModel], data: Any) -> Any:
+    """Build `cls` from `data`, raising ConfigError with a one-line message on failure."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(one_line(e)) from None
+
+
+def make_config(**sections: Any) -> RunConfig:
+    """Build a RunConfig from dicts (or models) for `data`, `model`, `train`; raises ConfigError on bad values."""
+    return validate(RunConfig, {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in sections.items()})
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a RunConfig from a JSON file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
+    return validate(RunConfig, data)

@@ -1,0 +1,5 @@
+"""Data generators: sparse synthetic features."""
+
+from .features import Batch, FeatureData
+
+__all__ = ["Batch", "FeatureData"]

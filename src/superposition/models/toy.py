@@ -1,0 +1,162 @@
+"""The toy autoencoders of Toy Models of Superposition, with an instance dimension.
+
+linear:  h = W x,  x' = W^T h + b          (can only do PCA: it keeps the m most important features)
+relu:    h = W x,  x' = ReLU(W^T h + b)    (can superpose: negative interference is cut off by the ReLU)
+
+Weights are stored as `W` `[n_instances, n_features, n_hidden]` so that hidden = x @ W[k]; the bias `b` is
+`[n_instances, n_features]`; an untied decoder is `W_dec` `[n_instances, n_hidden, n_features]`.
+"""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from ..config import ToyModelConfig
+from ..errors import ConfigError
+
+
+class ToyModel(nn.Module):
+    """Toy autoencoder for `n_instances` independent copies, trained together as one batch.
+
+    >>> from superposition.config import ToyModelConfig
+    >>> model = ToyModel(ToyModelConfig(kind="relu", n_hidden=2), n_features=5, n_instances=3)
+    >>> model(torch.rand(3, 16, 5)).shape
+    torch.Size([3, 16, 5])
+    """
+
+    def __init__(
+        self,
+        config: ToyModelConfig,
+        n_features: int,
+        n_instances: int,
+        generator: torch.Generator | None = None,
+        device: str | torch.device = "cpu",
+    ):
+        super().__init__()
+        self.config = config
+        self.n_features, self.n_instances, self.n_hidden = n_features, n_instances, config.n_hidden
+        shape = (n_instances, n_features, config.n_hidden)
+        self.W = nn.Parameter(self._init(shape, generator, device))
+        self.W_dec = (
+            None
+            if config.tied
+            else nn.Parameter(self._init((n_instances, config.n_hidden, n_features), generator, device))
+        )
+        self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if config.bias else None
+
+    def _init(self, shape: tuple[int, int, int], generator: torch.Generator | None, device) -> Tensor:
+        w = torch.empty(shape, device=device)
+        if self.config.init == "zeros":
+            return w.zero_()
+        # xavier-normal per instance: std = sqrt(2 / (fan_in + fan_out)) of each [n_features, n_hidden] matrix.
+        std = (2.0 / (shape[1] + shape[2])) ** 0.5
+        return w.normal_(0.0, std, generator=generator)
+
+    @classmethod
+    def from_weights(
+        cls,
+        W: Float[Tensor, "inst feat hidden"],
+        b: Float[Tensor, "inst feat"] | None = None,
+        kind: str = "relu",
+        W_dec: Float[Tensor, "inst hidden feat"] | None = None,
+    ) -> "ToyModel":
+        """Build a model around given weights (e.g. a hand-made solution or a loaded run)."""
+        if W.ndim != 3:
+            raise ConfigError(f"W must be [n_instances, n_features, n_hidden], got shape {tuple(W.shape)}")
+        n_inst, n_feat, n_hidden = W.shape
+        if b is not None and tuple(b.shape) != (n_inst, n_feat):
+            raise ConfigError(f"b must be [{n_inst}, {n_feat}] to match W, got shape {tuple(b.shape)}")
+        if W_dec is not None and tuple(W_dec.shape) != (n_inst, n_hidden, n_feat):
+            raise ConfigError(f"W_dec must be [{n_inst}, {n_hidden}, {n_feat}] to match W, got {tuple(W_dec.shape)}")
+        config = ToyModelConfig(kind=kind, n_hidden=n_hidden, tied=W_dec is None, bias=b is not None, init="zeros")
+        model = cls(config, n_features=n_feat, n_instances=n_inst, device=W.device)
+        with torch.no_grad():
+            model.W.copy_(W)
+            if b is not None:
+                model.b.copy_(b)
+            if W_dec is not None:
+                model.W_dec.copy_(W_dec)
+        return model
+
+    @property
+    def decoder(self) -> Float[Tensor, "inst hidden feat"]:
+        return self.W.transpose(1, 2) if self.W_dec is None else self.W_dec
+
+    def hidden(self, x: Float[Tensor, "inst batch feat"]) -> Float[Tensor, "inst batch hidden"]:
+        return torch.bmm(x, self.W)
+
+    def forward(self, x: Float[Tensor, "inst batch feat"]) -> Float[Tensor, "inst batch feat"]:
+        h = torch.bmm(x, self.W)
+        out = torch.bmm(h, self.decoder) if self.b is None else torch.baddbmm(self.b[:, None, :], h, self.decoder)
+        return torch.relu(out) if self.config.kind == "relu" else out
+
+    def loss(self, batch) -> Float[Tensor, "inst"]:
+        """Importance-weighted squared error per instance: mean over batch and features of I_i (x_i - x'_i)^2.
+
+        Computed by a fused function with a hand-written backward in feature-major layout, which makes fewer
+        passes over the batch than autograd (the training hot path); `weighted_mse(model(x), ...)` is the same.
+        """
+        decoder = None if self.W_dec is None else self.W_dec.transpose(1, 2)
+        return _ToyLoss.apply(
+            batch.x.transpose(1, 2), batch.target.transpose(1, 2), batch.weight.transpose(1, 2),
+            self.W, decoder, self.b, self.config.kind == "relu",
+        )
+
+    def weights(self) -> dict[str, Tensor]:
+        """Tensors to store, by their documented names."""
+        out = {"W": self.W.detach()}
+        if self.b is not None:
+            out["b"] = self.b.detach()
+        if self.W_dec is not None:
+            out["W_dec"] = self.W_dec.detach()
+        return out
+
+
+def weighted_mse(
+    pred: Float[Tensor, "inst batch feat"], target: Float[Tensor, "inst batch feat"], weight: Tensor
+) -> Float[Tensor, "inst"]:
+    """Importance-weighted squared error averaged over batch and features, per instance (the paper's code)."""
+    return (weight * (pred - target).square()).mean(dim=(1, 2))
+
+
+class _ToyLoss(torch.autograd.Function):
+    """weighted_mse(act(D (E^T x) + b), target) with every batch tensor feature-major `[inst, feat, batch]`.
+
+    E is the encoder `[inst, feat, hidden]`, D the decoder as `[inst, feat, hidden]` (None when tied to E).
+    """
+
+    @staticmethod
+    def forward(ctx, xt, tt, wt, E, D, b, relu):
+        ctx.tied = D is None
+        D = E if D is None else D
+        ht = torch.bmm(E.transpose(1, 2), xt)
+        out = torch.bmm(D, ht) if b is None else torch.baddbmm(b[:, :, None], D, ht)
+        if relu:
+            out.relu_()  # kept: the backward needs to know where the ReLU was on
+            r = out - tt
+        else:
+            r = out.sub_(tt)
+        wr = wt * r
+        n_inst = xt.shape[0]
+        loss = torch.bmm(wr.view(n_inst, 1, -1), r.view(n_inst, -1, 1)).view(n_inst) / r[0].numel()
+        ctx.relu = relu
+        ctx.has_b = b is not None
+        ctx.save_for_backward(xt, ht, E, D, wr, out if relu else None)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        xt, ht, E, D, wr, out = ctx.saved_tensors
+        # d loss_k / d pre = 2 I r / (feat * batch), zero where the ReLU was off; the scale is applied to the
+        # small gradients at the end rather than to the full-size tensor.
+        g = torch.ops.aten.threshold_backward(wr, out, 0.0) if ctx.relu else wr
+        scale = (grad_loss * (2.0 / wr[0].numel()))[:, None, None]
+        grad_D = torch.bmm(g, ht.transpose(1, 2))
+        dht = torch.bmm(D.transpose(1, 2), g)
+        grad_E = torch.bmm(xt, dht.transpose(1, 2))
+        grad_b = g.sum(dim=2) * scale[:, :, 0] if ctx.has_b else None
+        if ctx.tied:
+            return None, None, None, (grad_E + grad_D) * scale, None, grad_b, None
+        return None, None, None, grad_E * scale, grad_D * scale, grad_b, None

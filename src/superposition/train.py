@@ -1,0 +1,178 @@
+"""The one training loop for every model of the project.
+
+Every model maps a batch to an output per instance; the loss is computed per instance (shape `[n_instances]`)
+and their sum is minimised, which trains each instance independently (instances share no parameters). The loop
+owns the optimizer (Adam or AdamW), the learning-rate schedule, hooks every N steps, a progress bar, the
+per-instance loss history and the divergence guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from .config import TrainConfig
+from .errors import DivergenceError
+
+# Below this much work per step (parameters x batch size, a proxy for FLOPs) the per-op overhead dominates and a
+# second thread only contends; measured by `superposition bench --threads`.
+SMALL_WORK = 1 << 24
+
+
+class DataSource(Protocol):
+    def sample(self, batch_size: int, generator: torch.Generator) -> Any: ...
+
+
+LossFn = Callable[[nn.Module, Any], Float[Tensor, "inst"]]
+
+
+def model_loss(model: nn.Module, batch: Any) -> Float[Tensor, "inst"]:
+    """The model's own training objective, one value per instance (each model defines `loss(batch)`)."""
+    return model.loss(batch)
+
+
+@dataclass
+class Hook:
+    """Call `fn(step, model, loss)` every `every` steps; `loss` is the last step's per-instance loss."""
+
+    every: int
+    fn: Callable[[int, nn.Module, Tensor], None]
+
+
+@dataclass
+class History:
+    """Per-instance loss, averaged over each window of `log_every` steps; `steps[r]` is the window's last step."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[list[float]] = field(default_factory=list)
+
+    @property
+    def final(self) -> list[float]:
+        return self.loss[-1] if self.loss else []
+
+
+def lr_factor(schedule: str, step: int, steps: int, warmup: int = 0) -> float:
+    """Multiplier of the base learning rate at `step` (0-based) of `steps`."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 1.0 - step / steps
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / steps))
+    if schedule == "warmup_cosine":
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+def make_optimizer(params: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    kwargs: dict[str, Any] = dict(lr=config.lr, betas=config.betas, weight_decay=config.resolved_weight_decay)
+    # The single-kernel implementation is much cheaper per step for many small parameter tensors.
+    try:
+        return cls(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, foreach=True, **kwargs)
+
+
+@contextlib.contextmanager
+def thread_count(n: int | None) -> Iterator[None]:
+    """Run the block with `n` intra-op threads (None: leave as is), restoring the previous count after."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def choose_threads(config: TrainConfig, n_params: int) -> int | None:
+    """The intra-op thread count for a run: the config's, else one thread for small CPU work, else torch's."""
+    if config.threads is not None:
+        return config.threads
+    if config.device == "cpu" and n_params * config.batch_size <= SMALL_WORK:
+        return 1
+    return None
+
+
+def train(
+    model: nn.Module,
+    data: DataSource,
+    config: TrainConfig,
+    *,
+    loss_fn: LossFn = model_loss,
+    hooks: list[Hook] | tuple[Hook, ...] = (),
+    progress: bool = True,
+    description: str = "training",
+) -> History:
+    """Train `model` in place on batches from `data`; return the per-instance loss history.
+
+    Raises DivergenceError (naming the instance and step) as soon as a logged window has a non-finite loss.
+    The same model initialisation, config and seed give bit-identical weights on CPU.
+    """
+    device = torch.device(config.device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, config)
+    history = History()
+    window_sum: Tensor | None = None
+    window_start = 0
+    threads = choose_threads(config, sum(p.numel() for p in params))
+
+    bar = _progress_bar(progress, description, config.steps)
+    with thread_count(threads), bar as live:
+        task = live.add_task(description, total=config.steps, loss="") if live else None
+        for step in range(config.steps):
+            if config.schedule != "constant":
+                factor = lr_factor(config.schedule, step, config.steps, config.warmup_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr * factor
+            batch = data.sample(config.batch_size, generator)
+            loss = loss_fn(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            optimizer.step()
+
+            detached = loss.detach()
+            window_sum = detached.clone() if window_sum is None else window_sum.add_(detached)
+            done = step + 1
+            if done % config.log_every == 0 or done == config.steps:
+                mean = (window_sum / (done - window_start)).cpu()
+                bad = (~torch.isfinite(mean)).nonzero()
+                if len(bad):
+                    k = int(bad[0, 0])
+                    raise DivergenceError(instance=k, step=done, first_step=window_start + 1, value=float(mean[k]))
+                history.steps.append(done)
+                history.loss.append(mean.tolist())
+                window_sum, window_start = None, done
+                if live:
+                    live.update(task, completed=done, loss=f"loss {float(mean.mean()):.4g}")
+            for hook in hooks:
+                if done % hook.every == 0:
+                    hook.fn(done, model, detached)
+    return history
+
+
+def _progress_bar(enabled: bool, description: str, total: int):
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[loss]}"),
+        TimeRemainingColumn(),
+        transient=False,
+    )
