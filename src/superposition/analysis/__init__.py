@@ -1,5 +1,15 @@
 """Analysis of trained runs: measures of superposition and the geometry of feature arrangements."""
 
+from .geometry import (
+    FRACTIONS,
+    SHAPES,
+    Structure,
+    classify,
+    classify_instance,
+    describe,
+    geometry_table,
+    nearest_fraction,
+)
 from .metrics import (
     angles,
     cosines,
@@ -14,6 +24,14 @@ from .metrics import (
 )
 
 __all__ = [
+    "FRACTIONS",
+    "SHAPES",
+    "Structure",
+    "classify",
+    "classify_instance",
+    "describe",
+    "geometry_table",
+    "nearest_fraction",
     "angles",
     "cosines",
     "dimensionality",

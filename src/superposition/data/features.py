@@ -53,12 +53,12 @@ class FeatureData:
         self._full: dict[int, tuple[Tensor, Tensor]] = {}
 
     def _expanded(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        """1/p and the importance materialised at `[inst, feat, batch]`: broadcasting along the innermost axis is
+        """-1/p and the importance materialised at `[inst, feat, batch]`: broadcasting along the innermost axis is
         several times slower than reading a contiguous tensor of the same size."""
         if batch_size not in self._full:
             full = lambda t: t[:, :, None].expand(-1, -1, batch_size).contiguous()  # noqa: E731
             p = self._p_draw
-            self._full = {batch_size: (full(torch.where(p > 0, 1 / p, 0.0)), full(self.importance))}
+            self._full = {batch_size: (full(torch.where(p > 0, -1 / p, 0.0)), full(self.importance))}
         return self._full[batch_size]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -67,13 +67,15 @@ class FeatureData:
 
     def features(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst batch feat"]:
         cfg = self.config
-        p_inv = self._expanded(batch_size)[0]
+        p_inv_neg = self._expanded(batch_size)[0]
         u = torch.rand((cfg.n_instances, cfg.n_features, batch_size), generator=generator, device=self.device)
         # Active when u < p, i.e. when u / p < 1; conditional on that, u / p is uniform on [0, 1), so the magnitude
-        # costs no second draw. (Multiplying by the mask is cheaper than torch.where with a scalar.)
-        s = u * p_inv
-        active = s < 1
-        s.mul_(active)
+        # costs no second draw. threshold(-u/p, -1, 0) keeps -u/p where u/p < 1: one pass, and no bool tensor
+        # (comparisons into bool cost several times more than float ops here).
+        s = torch.nn.functional.threshold(u * p_inv_neg, -1.0, 0.0).neg_()
+        if cfg.magnitude == "uniform" and not (cfg.correlated_pairs or cfg.anticorrelated_pairs):
+            return s.transpose(1, 2)
+        active = s > 0
         if cfg.correlated_pairs or cfg.anticorrelated_pairs:
             self._pair_up(u, s, active)
         if cfg.magnitude == "uniform":

@@ -129,34 +129,32 @@ class _ToyLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xt, tt, wt, E, D, b, relu):
-        ctx.tied = D is None
-        D = E if D is None else D
+        tied = D is None
+        D = E if tied else D
         ht = torch.bmm(E.transpose(1, 2), xt)
-        out = torch.bmm(D, ht) if b is None else torch.baddbmm(b[:, :, None], D, ht)
+        out = torch.bmm(D, ht) if b is None else torch.baddbmm(b.unsqueeze(2), D, ht)
         if relu:
             out.relu_()  # kept: the backward needs to know where the ReLU was on
             r = out - tt
         else:
             r = out.sub_(tt)
         wr = wt * r
-        n_inst = xt.shape[0]
-        loss = torch.bmm(wr.view(n_inst, 1, -1), r.view(n_inst, -1, 1)).view(n_inst) / r[0].numel()
-        ctx.relu = relu
-        ctx.has_b = b is not None
+        scale = 1.0 / (r.shape[1] * r.shape[2])
+        ctx.flags = (relu, b is not None, tied, scale)
         ctx.save_for_backward(xt, ht, E, D, wr, out if relu else None)
-        return loss
+        return (wr * r).sum(dim=(1, 2)).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad_loss):
+        relu, has_b, tied, scale = ctx.flags
         xt, ht, E, D, wr, out = ctx.saved_tensors
-        # d loss_k / d pre = 2 I r / (feat * batch), zero where the ReLU was off; the scale is applied to the
-        # small gradients at the end rather than to the full-size tensor.
-        g = torch.ops.aten.threshold_backward(wr, out, 0.0) if ctx.relu else wr
-        scale = (grad_loss * (2.0 / wr[0].numel()))[:, None, None]
+        # d loss_k / d pre = 2 I r / (feat * batch), zero where the ReLU was off (out >= 0, so sign(out) is that
+        # mask); the per-instance scale is applied to the small gradients, not to the full-size tensor.
+        g = wr * out.sign() if relu else wr
+        k = (grad_loss * (2.0 * scale)).view(-1, 1, 1)
         grad_D = torch.bmm(g, ht.transpose(1, 2))
-        dht = torch.bmm(D.transpose(1, 2), g)
-        grad_E = torch.bmm(xt, dht.transpose(1, 2))
-        grad_b = g.sum(dim=2) * scale[:, :, 0] if ctx.has_b else None
-        if ctx.tied:
-            return None, None, None, (grad_E + grad_D) * scale, None, grad_b, None
-        return None, None, None, grad_E * scale, grad_D * scale, grad_b, None
+        grad_E = torch.bmm(xt, torch.bmm(D.transpose(1, 2), g).transpose(1, 2))
+        grad_b = g.sum(dim=2).mul_(k.view(-1, 1)) if has_b else None
+        if tied:
+            return None, None, None, grad_E.add_(grad_D).mul_(k), None, grad_b, None
+        return None, None, None, grad_E.mul_(k), grad_D.mul_(k), grad_b, None

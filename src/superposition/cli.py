@@ -1,0 +1,247 @@
+"""The `superposition` command: train, analyze, plot and benchmark toy models of superposition.
+
+Every failure the user can fix (a bad value, a missing file) is printed as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .errors import ConfigError, SuperpositionError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="A laboratory for superposition: train toy models, measure and draw how they pack features.",
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _floats(flag: str, text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{flag} is empty")
+    return values
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity are not JSON: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]):
+    from .config import RunConfig, load_config, validate
+
+    base = load_config(config_file).model_dump() if config_file else RunConfig().model_dump()
+    for section, values in overrides.items():
+        base[section].update({k: v for k, v in values.items() if v is not None})
+    data = base["data"]
+    if overrides["data"].get("importance_decay") is not None:
+        data["importance"] = None  # a flag beats the file's explicit list
+    if overrides["data"].get("importance") is not None:
+        data["importance_decay"] = None
+    return validate(RunConfig, base)
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "--out", help="Run directory to write."),
+    config: Optional[Path] = typer.Option(None, "--config", help="JSON RunConfig file; flags override it."),
+    model: Optional[str] = typer.Option(None, "--model", help="linear or relu."),
+    n_features: Optional[int] = typer.Option(None, "--n-features"),
+    n_hidden: Optional[int] = typer.Option(None, "--n-hidden"),
+    feature_probability: Optional[str] = typer.Option(
+        None, "--feature-probability", help="Comma-separated; one instance per value (1 - sparsity)."
+    ),
+    importance_decay: Optional[float] = typer.Option(None, "--importance-decay", help="importance_i = decay**i."),
+    importance: Optional[str] = typer.Option(None, "--importance", help="Comma-separated, one per feature."),
+    magnitude: Optional[str] = typer.Option(None, "--magnitude", help="uniform, normal, constant, uniform_signed."),
+    correlated_pairs: Optional[int] = typer.Option(None, "--correlated-pairs"),
+    anticorrelated_pairs: Optional[int] = typer.Option(None, "--anticorrelated-pairs"),
+    tied: Optional[bool] = typer.Option(None, "--tied/--untied", help="Decoder tied to W (default) or learned."),
+    bias: Optional[bool] = typer.Option(None, "--bias/--no-bias"),
+    steps: Optional[int] = typer.Option(None, "--steps"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam or adamw."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Default 0.01 for adamw, 0 for adam."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="constant, linear, cosine, warmup_cosine."),
+    warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for small models)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final per-instance loss as JSON."),
+) -> None:
+    """Train a sweep of toy models (one instance per feature probability) and save the run directory."""
+    try:
+        cfg = _train_config(
+            config,
+            {
+                "data": dict(
+                    n_features=n_features,
+                    feature_probability=_floats("--feature-probability", feature_probability),
+                    importance_decay=importance_decay,
+                    importance=_floats("--importance", importance),
+                    magnitude=magnitude,
+                    correlated_pairs=correlated_pairs,
+                    anticorrelated_pairs=anticorrelated_pairs,
+                ),
+                "model": dict(kind=model, n_hidden=n_hidden, tied=tied, bias=bias),
+                "train": dict(
+                    steps=steps,
+                    batch_size=batch_size,
+                    lr=lr,
+                    optimizer=optimizer,
+                    weight_decay=weight_decay,
+                    schedule=schedule,
+                    warmup_steps=warmup_steps,
+                    seed=seed,
+                    device=device,
+                    threads=threads,
+                ),
+            },
+        )
+        if out.exists() and not overwrite:
+            raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
+        from .lab import train_run
+
+        run = train_run(cfg, out, progress=not quiet and not as_json)
+    except SuperpositionError as e:
+        _fail(str(e))
+    result = {"run": str(out), "final_loss": run.final_loss()}
+    if as_json:
+        typer.echo(json.dumps(_json_safe(result)))
+    else:
+        typer.echo(f"saved {out} ({cfg.data.n_instances} instances, final loss per instance: "
+                   + ", ".join(f"{v:.4g}" for v in result["final_loss"]) + ")")
+
+
+def _analysis(run_dir: Path) -> dict[str, Any]:
+    from .analysis.geometry import classify
+    from .lab import analyze
+    from .runs import load_run
+
+    run = load_run(run_dir, device="cpu")
+    table = analyze(run)
+    structures = classify(run.W)
+    probs = run.config.data.probability()
+    final = run.final_loss()
+    instances = []
+    for k in range(run.config.data.n_instances):
+        rows = table[table.instance == k]
+        instances.append(
+            {
+                "instance": k,
+                "feature_probability": probs[k].tolist(),
+                "final_loss": final[k] if k < len(final) else None,
+                "dims_per_feature": float(rows.dims_per_feature.iloc[0]),
+                "n_represented": int((rows.structure != "not represented").sum()),
+                "structures": [
+                    {"kind": s.kind, "features": s.features, "n_dims": s.n_dims, "dimensionality": s.dimensionality}
+                    for s in structures[k]
+                ],
+                "features": rows.drop(columns=["instance"]).to_dict(orient="records"),
+            }
+        )
+    return {"run": str(run_dir), "model": run.config.model.kind, "instances": instances}
+
+
+@app.command()
+def analyze(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `superposition train`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
+) -> None:
+    """Metrics and geometry of each instance of a run: norms, superposition, dimensionality, structures."""
+    try:
+        result = _analysis(run_dir)
+    except SuperpositionError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(_json_safe(result), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from .analysis.geometry import describe, Structure
+
+    console = Console()
+    summary = Table(title=f"{result['run']} ({result['model']} model)")
+    for col in ("instance", "1-S (mean)", "final loss", "dims/feature", "represented", "geometry"):
+        summary.add_column(col)
+    for inst in result["instances"]:
+        p = sum(inst["feature_probability"]) / len(inst["feature_probability"])
+        geometry = describe([Structure(**s) for s in inst["structures"]])
+        summary.add_row(
+            str(inst["instance"]), f"{p:.3g}", f"{inst['final_loss']:.4g}", f"{inst['dims_per_feature']:.3g}",
+            str(inst["n_represented"]), geometry,
+        )
+    console.print(summary)
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `superposition train`."),
+    out: Path = typer.Option(..., "--out", help="HTML file to write (one offline file)."),
+) -> None:
+    """Draw a run's figures into one offline HTML file."""
+    try:
+        from .plots import all_figures, run_title, write_html
+        from .runs import load_run
+
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise ConfigError(f"--out must name an .html file, got {out}")
+        run = load_run(run_dir, device="cpu")
+        write_html(all_figures(run), out, title=run_title(run.config))
+    except SuperpositionError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def bench(
+    steps: int = typer.Option(2000, "--steps", min=10, help="Steps per timed round."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Timed rounds per trainer (the median is reported)."),
+    loss_steps: int = typer.Option(10_000, "--loss-steps", min=100, help="Steps for the final-loss comparison."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Time our trainer against a plain notebook-style loop on the intro configuration, in the same run."""
+    from .bench import format_report, run_benchmark
+
+    result = run_benchmark(steps=steps, repeats=repeats, loss_steps=loss_steps, progress=not as_json)
+    typer.echo(json.dumps(_json_safe(result), indent=2) if as_json else format_report(result))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

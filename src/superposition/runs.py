@@ -1,0 +1,144 @@
+"""Run directories: a trained sweep on disk, saved atomically and loaded back without pickle.
+
+    RUN_DIR/
+      config.json           the full RunConfig (with format_version)
+      weights.safetensors   W [n_instances, n_features, n_hidden], b [n_instances, n_features],
+                            W_dec [n_instances, n_hidden, n_features] (untied models only)
+      history.csv           step, instance, loss (per-instance loss averaged over each logging window)
+      metrics.csv           one row per instance x feature (norms, superposition, dimensionality, geometry ...)
+
+Saving writes a complete sibling directory first and then swaps it in, so a run killed while saving leaves the
+previous files intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import FORMAT_VERSION, RunConfig, validate
+from .errors import RunDirError
+from .models import ToyModel, build_model
+from .train import History
+
+FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
+
+
+@dataclass
+class Run:
+    """A trained run: its config, model, loss history (long format) and metrics table."""
+
+    config: RunConfig
+    model: ToyModel
+    history: pd.DataFrame
+    metrics: pd.DataFrame | None = None
+    path: Path | None = None
+
+    @property
+    def W(self) -> torch.Tensor:
+        return self.model.W.detach()
+
+    @property
+    def b(self) -> torch.Tensor | None:
+        return None if self.model.b is None else self.model.b.detach()
+
+    def final_loss(self) -> list[float]:
+        """Per-instance loss in the last logged window."""
+        last = self.history[self.history.step == self.history.step.max()].sort_values("instance")
+        return last.loss.tolist()
+
+
+def history_frame(history: History) -> pd.DataFrame:
+    rows = [
+        (step, k, loss) for step, losses in zip(history.steps, history.loss) for k, loss in enumerate(losses)
+    ]
+    return pd.DataFrame(rows, columns=["step", "instance", "loss"])
+
+
+def save_run(run: Run, path: str | Path) -> Path:
+    """Write `run` to `path` atomically (a complete new directory is swapped in); returns the path."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"cannot save run: {path} exists and is not a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        (tmp / "config.json").write_text(run.config.to_json() + "\n")
+        tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.weights().items()}
+        save_file(tensors, str(tmp / "weights.safetensors"), metadata={"format_version": str(FORMAT_VERSION)})
+        run.history.to_csv(tmp / "history.csv", index=False)
+        if run.metrics is not None:
+            run.metrics.to_csv(tmp / "metrics.csv", index=False)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        _swap_in(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    run.path = path
+    return path
+
+
+def _swap_in(new: Path, path: Path) -> None:
+    old = path.parent / f".{path.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(path: Path) -> None:
+    """A save killed between its two renames leaves only `.NAME.old`: put it back."""
+    old = path.parent / f".{path.name}.old"
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
+
+
+def load_run(path: str | Path, device: str | None = None) -> Run:
+    """Load a run directory; raises RunDirError naming what is missing or corrupt."""
+    path = Path(path)
+    _recover(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory not found: {path}")
+    for name in FILES[:3]:
+        if not (path / name).is_file():
+            raise RunDirError(f"{path} is not a complete run directory: {name} is missing")
+    try:
+        raw = json.loads((path / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{path / 'config.json'} is corrupt: {e}") from None
+    config: RunConfig = validate(RunConfig, raw)
+    if device is not None:
+        config = config.model_copy(update={"train": config.train.model_copy(update={"device": device})})
+    try:
+        tensors = load_file(str(path / "weights.safetensors"), device=config.train.device)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise RunDirError(f"{path / 'weights.safetensors'} is corrupt: {e}") from None
+    model = build_model(config)
+    expected = {k: tuple(v.shape) for k, v in model.weights().items()}
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != got:
+        raise RunDirError(f"{path / 'weights.safetensors'} does not match config.json: expected {expected}, got {got}")
+    with torch.no_grad():
+        for name, value in tensors.items():
+            getattr(model, name).copy_(value)
+    try:
+        history = pd.read_csv(path / "history.csv")
+        metrics = pd.read_csv(path / "metrics.csv") if (path / "metrics.csv").is_file() else None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise RunDirError(f"a table in {path} is corrupt: {e}") from None
+    if list(history.columns) != ["step", "instance", "loss"]:
+        raise RunDirError(f"{path / 'history.csv'} is corrupt: columns {list(history.columns)}")
+    return Run(config=config, model=model, history=history, metrics=metrics, path=path)
