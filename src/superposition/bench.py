@@ -86,7 +86,10 @@ def run_benchmark(steps: int = 2000, repeats: int = 3, loss_steps: int = 10_000,
     loss_config = intro_config(loss_steps)
     ref_loss = reference_loop(loss_config, record=True)
     our_loss = ours(loss_config, record=True)
-    ref_mean, our_mean = sum(ref_loss) / len(ref_loss), sum(our_loss) / len(our_loss)
+    # The noise floor: the same reference loop with another seed (instances may settle in other local minima).
+    ref_other = reference_loop(intro_config(loss_steps, seed=1), record=True)
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    ref_mean, our_mean, other_mean = mean(ref_loss), mean(our_loss), mean(ref_other)
     return {
         "config": "n=5, m=2, 10 instances, batch 1024, importance 0.9^i, p = 20^-linspace(0,1,10)",
         "torch": torch.__version__,
@@ -100,8 +103,10 @@ def run_benchmark(steps: int = 2000, repeats: int = 3, loss_steps: int = 10_000,
         "loss_steps": loss_steps,
         "final_loss_reference": ref_loss,
         "final_loss_ours": our_loss,
-        "final_loss_mean": {"reference": ref_mean, "ours": our_mean},
+        "final_loss_reference_seed_1": ref_other,
+        "final_loss_mean": {"reference": ref_mean, "ours": our_mean, "reference_seed_1": other_mean},
         "final_loss_relative_difference": (our_mean - ref_mean) / ref_mean,
+        "seed_noise_relative_difference": (other_mean - ref_mean) / ref_mean,
     }
 
 
@@ -117,5 +122,7 @@ def format_report(result: dict[str, Any]) -> str:
         f"  final loss after {result['loss_steps']} steps (mean over instances, last 10% of steps): "
         f"reference {result['final_loss_mean']['reference']:.5f}, ours {result['final_loss_mean']['ours']:.5f} "
         f"({100 * result['final_loss_relative_difference']:+.1f}%)",
+        f"  noise floor: the reference with seed 1 gives {result['final_loss_mean']['reference_seed_1']:.5f} "
+        f"({100 * result['seed_noise_relative_difference']:+.1f}%)",
     ]
     return "\n".join(lines)

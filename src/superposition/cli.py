@@ -57,11 +57,14 @@ def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]
     base = load_config(config_file).model_dump() if config_file else RunConfig().model_dump()
     for section, values in overrides.items():
         base[section].update({k: v for k, v in values.items() if v is not None})
-    data = base["data"]
-    if overrides["data"].get("importance_decay") is not None:
-        data["importance"] = None  # a flag beats the file's explicit list
-    if overrides["data"].get("importance") is not None:
-        data["importance_decay"] = None
+    flags = overrides["data"]
+    if flags.get("importance") is not None and flags.get("importance_decay") is not None:
+        raise ConfigError("give --importance or --importance-decay, not both")
+    # A flag beats the other form given in the config file.
+    if flags.get("importance_decay") is not None:
+        base["data"]["importance"] = None
+    if flags.get("importance") is not None:
+        base["data"]["importance_decay"] = None
     return validate(RunConfig, base)
 
 

@@ -159,9 +159,15 @@ def train(
 ) -> History:
     """Train `model` in place on batches from `data`; return the per-instance loss history.
 
+    The loss is `loss_fn(model, batch)` (default: the model's own `loss`), one value per instance; their sum is
+    minimised. A model with `loss_and_grads(batch)` (loss and the gradients of its sum, in `parameters()` order)
+    is trained without building an autograd graph.
+
     Raises DivergenceError (naming the instance and step) as soon as a logged window has a non-finite loss.
     The same model initialisation, config and seed give bit-identical weights on CPU.
     """
+    # Models may supply their gradients by hand (`loss_and_grads`); the trainer then skips autograd.
+    analytic = getattr(model, "loss_and_grads", None) if loss_fn is model_loss else None
     device = torch.device(config.device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -176,9 +182,14 @@ def train(
         task = live.add_task(description, total=config.steps, loss="") if live else None
         for step in range(config.steps):
             batch = data.sample(config.batch_size, generator)
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad()
-            loss.sum().backward()
+            if analytic is not None:
+                loss, grads = analytic(batch)
+                for p, g in zip(params, grads):
+                    p.grad = g
+            else:
+                loss = loss_fn(model, batch)
+                optimizer.zero_grad()
+                loss.sum().backward()
             optimizer.step(config.lr * lr_factor(config.schedule, step, config.steps, config.warmup_steps))
 
             detached = loss.detach()

@@ -19,15 +19,16 @@ from ..config import DataConfig
 
 @dataclass
 class Batch:
-    """One training batch. `x`, `target` and `weight` are `[n_instances, batch, n_features]`.
+    """One training batch: `x` and `target` are `[n_instances, batch, n_features]`; `weight` (the importance)
+    is `[n_instances, 1, n_features]` and broadcasts to them.
 
-    The generator stores them feature-major in memory (each is a transposed view of an `[inst, feat, batch]`
-    buffer): on a CPU, batched matmuls whose output runs along the batch are several times faster that way.
+    The generator stores `x` feature-major in memory (a transposed view of an `[inst, feat, batch]` buffer): on a
+    CPU, batched matmuls whose output runs along the batch are several times faster that way.
     """
 
     x: Float[Tensor, "inst batch feat"]
     target: Float[Tensor, "inst batch feat"]
-    weight: Float[Tensor, "inst batch feat"]
+    weight: Float[Tensor, "inst 1 feat"]
 
 
 class FeatureData:
@@ -50,24 +51,25 @@ class FeatureData:
         first = 2 * config.correlated_pairs
         p_draw[:, first : first + 2 * config.anticorrelated_pairs : 2] *= 2
         self._p_draw = p_draw
-        self._full: dict[int, tuple[Tensor, Tensor]] = {}
+        self._full: dict[int, Tensor] = {}
+        self._weight = self.importance[:, None, :]
 
-    def _expanded(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        """-1/p and the importance materialised at `[inst, feat, batch]`: broadcasting along the innermost axis is
-        several times slower than reading a contiguous tensor of the same size."""
+    def _neg_inv_p(self, batch_size: int) -> Tensor:
+        """-1/p materialised at `[inst, feat, batch]`: broadcasting along the innermost axis is several times
+        slower than reading a contiguous tensor of the same size."""
         if batch_size not in self._full:
-            full = lambda t: t[:, :, None].expand(-1, -1, batch_size).contiguous()  # noqa: E731
             p = self._p_draw
-            self._full = {batch_size: (full(torch.where(p > 0, -1 / p, 0.0)), full(self.importance))}
+            neg_inv = torch.where(p > 0, -1 / p, 0.0)
+            self._full = {batch_size: neg_inv[:, :, None].expand(-1, -1, batch_size).contiguous()}
         return self._full[batch_size]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         x = self.features(batch_size, generator)
-        return Batch(x=x, target=x, weight=self._expanded(batch_size)[1].transpose(1, 2))
+        return Batch(x=x, target=x, weight=self._weight)
 
     def features(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst batch feat"]:
         cfg = self.config
-        p_inv_neg = self._expanded(batch_size)[0]
+        p_inv_neg = self._neg_inv_p(batch_size)
         u = torch.rand((cfg.n_instances, cfg.n_features, batch_size), generator=generator, device=self.device)
         # Active when u < p, i.e. when u / p < 1; conditional on that, u / p is uniform on [0, 1), so the magnitude
         # costs no second draw. threshold(-u/p, -1, 0) keeps -u/p where u/p < 1: one pass, and no bool tensor

@@ -93,16 +93,40 @@ class ToyModel(nn.Module):
         return torch.relu(out) if self.config.kind == "relu" else out
 
     def loss(self, batch) -> Float[Tensor, "inst"]:
-        """Importance-weighted squared error per instance: mean over batch and features of I_i (x_i - x'_i)^2.
+        """Importance-weighted squared error per instance: mean over batch and features of I_i (x_i - x'_i)^2."""
+        return weighted_mse(self(batch.x), batch.target, batch.weight)
 
-        Computed by a fused function with a hand-written backward in feature-major layout, which makes fewer
-        passes over the batch than autograd (the training hot path); `weighted_mse(model(x), ...)` is the same.
+    def loss_and_grads(self, batch) -> tuple[Float[Tensor, "inst"], list[Tensor]]:
+        """`loss(batch)` and the gradient of its sum for each of `parameters()`, computed by hand.
+
+        The training hot path: feature-major tensors `[inst, feat, batch]` (how the data generator stores them)
+        and no autograd graph, which on small models costs more than the arithmetic.
         """
-        decoder = None if self.W_dec is None else self.W_dec.transpose(1, 2)
-        return _ToyLoss.apply(
-            batch.x.transpose(1, 2), batch.target.transpose(1, 2), batch.weight.transpose(1, 2),
-            self.W, decoder, self.b, self.config.kind == "relu",
-        )
+        xt, tt = batch.x.transpose(1, 2), batch.target.transpose(1, 2)
+        importance = batch.weight[:, 0, :]  # [inst, feat]: the data's weight is constant over the batch
+        E = self.W
+        D = E if self.W_dec is None else self.W_dec.transpose(1, 2)  # decoder as [inst, feat, hidden]
+        with torch.no_grad():
+            ht = torch.bmm(E.transpose(1, 2), xt)
+            out = torch.bmm(D, ht) if self.b is None else torch.baddbmm(self.b.unsqueeze(2), D, ht)
+            relu = self.config.kind == "relu"
+            if relu:
+                out.relu_()
+            r = out - tt
+            scale = 1.0 / (r.shape[1] * r.shape[2])
+            loss = (torch.linalg.vector_norm(r, dim=2).square_() * importance).sum(dim=1).mul_(scale)
+            # d loss / d pre = 2 I r / (feat * batch), zero where the ReLU is off (out >= 0, so sign(out) is the
+            # mask). The importance I and the constant scale rows of the small gradients, never full-size tensors.
+            g = r.mul_(out.sign_()) if relu else r
+            k = (2.0 * scale) * importance[:, :, None]  # [inst, feat, 1]
+            grad_D = torch.bmm(g, ht.transpose(1, 2)).mul_(k)
+            grad_E = torch.bmm(xt, torch.bmm(D.mul(k).transpose(1, 2), g).transpose(1, 2))
+            grads = [grad_E.add_(grad_D) if self.W_dec is None else grad_E]
+            if self.W_dec is not None:
+                grads.append(grad_D.transpose(1, 2))
+            if self.b is not None:
+                grads.append(g.sum(dim=2).mul_(k[:, :, 0]))
+        return loss, grads
 
     def weights(self) -> dict[str, Tensor]:
         """Tensors to store, by their documented names."""
@@ -120,41 +144,3 @@ def weighted_mse(
     """Importance-weighted squared error averaged over batch and features, per instance (the paper's code)."""
     return (weight * (pred - target).square()).mean(dim=(1, 2))
 
-
-class _ToyLoss(torch.autograd.Function):
-    """weighted_mse(act(D (E^T x) + b), target) with every batch tensor feature-major `[inst, feat, batch]`.
-
-    E is the encoder `[inst, feat, hidden]`, D the decoder as `[inst, feat, hidden]` (None when tied to E).
-    """
-
-    @staticmethod
-    def forward(ctx, xt, tt, wt, E, D, b, relu):
-        tied = D is None
-        D = E if tied else D
-        ht = torch.bmm(E.transpose(1, 2), xt)
-        out = torch.bmm(D, ht) if b is None else torch.baddbmm(b.unsqueeze(2), D, ht)
-        if relu:
-            out.relu_()  # kept: the backward needs to know where the ReLU was on
-            r = out - tt
-        else:
-            r = out.sub_(tt)
-        wr = wt * r
-        scale = 1.0 / (r.shape[1] * r.shape[2])
-        ctx.flags = (relu, b is not None, tied, scale)
-        ctx.save_for_backward(xt, ht, E, D, wr, out if relu else None)
-        return (wr * r).sum(dim=(1, 2)).mul_(scale)
-
-    @staticmethod
-    def backward(ctx, grad_loss):
-        relu, has_b, tied, scale = ctx.flags
-        xt, ht, E, D, wr, out = ctx.saved_tensors
-        # d loss_k / d pre = 2 I r / (feat * batch), zero where the ReLU was off (out >= 0, so sign(out) is that
-        # mask); the per-instance scale is applied to the small gradients, not to the full-size tensor.
-        g = wr * out.sign() if relu else wr
-        k = (grad_loss * (2.0 * scale)).view(-1, 1, 1)
-        grad_D = torch.bmm(g, ht.transpose(1, 2))
-        grad_E = torch.bmm(xt, torch.bmm(D.transpose(1, 2), g).transpose(1, 2))
-        grad_b = g.sum(dim=2).mul_(k.view(-1, 1)) if has_b else None
-        if tied:
-            return None, None, None, grad_E.add_(grad_D).mul_(k), None, grad_b, None
-        return None, None, None, grad_E.mul_(k), grad_D.mul_(k), grad_b, None

@@ -1,0 +1,490 @@
+"""Figures of Toy Models of Superposition (Elhage et al. 2022), drawn from a run with plotly.
+
+- `features_2d`: the features as arrows in the 2D hidden space, one panel per instance (the paper's pentagons,
+  antipodal pairs and "Superposition as a phase change" pictures; the course's `plot_features_in_2d`).
+- `wtw_and_norms`: W^T W beside the bars of ||W_i|| coloured by superposition, one column per sparsity (the
+  paper's "As sparsity increases, models superpose" figure).
+- `bias`: the learned bias b per feature and instance (negative biases cut off interference under a ReLU).
+- `interference`: sum_{j != i} W_i . W_j per feature and its positive part (the course's interference scores).
+- `dimensionality_scatter`: feature dimensionality D_i against 1/(1-S) with the fractions 1, 3/4, 2/3, 1/2, 2/5,
+  3/8 and the dimensions per feature m / ||W||_F^2 (the paper's "Feature dimensionality" figure).
+- `loss_history`: per-instance loss against step.
+- `all_figures` and `write_html`: every figure of a run in one offline HTML file (plotly.js embedded once).
+
+Every title is built from the run's config (`run_title`, `instance_label`), never typed by hand. Numbers come from
+`analysis.metrics`; this module only draws them.
+
+>>> from superposition import make_config
+>>> run_title(make_config(data=dict(n_features=5, importance_decay=0.9), model=dict(n_hidden=2)))
+'ReLU output model · n=5 features, m=2 hidden · 1 instance · importance 0.9^i'
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+from .analysis.geometry import FRACTIONS
+from .analysis.metrics import metrics_table, wtw
+from .config import RunConfig
+from .errors import SuperpositionError
+from .runs import Run
+
+# Most important features drawn darkest, so they stand out on the white background.
+IMPORTANCE_SCALE = "Viridis_r"
+# Diverging, centred on 0, for W^T W and the bias (red negative, blue positive).
+DIVERGING_SCALE = "RdBu"
+# Dedicated features (superposition 0) dark, superposed ones (1 or more) yellow, as in the paper.
+SUPERPOSITION_SCALE = [[0.0, "#111111"], [0.5, "#8c5a1a"], [1.0, "#f5c211"]]
+TEMPLATE = "plotly_white"
+PANEL = 260  # pixels per panel side
+
+
+# ---------------------------------------------------------------- titles from the config
+
+
+def run_title(config: RunConfig) -> str:
+    """One line describing a run, e.g. 'ReLU output model · n=5 features, m=2 hidden · 10 instances · importance 0.9^i'."""
+    data, model = config.data, config.model
+    kind = "ReLU output model" if model.kind == "relu" else "linear model"
+    n_inst = data.n_instances
+    parts = [
+        kind,
+        f"n={data.n_features} features, m={model.n_hidden} hidden",
+        f"{n_inst} instance{'s' if n_inst != 1 else ''}",
+        _importance_text(config),
+    ]
+    if not model.tied:
+        parts.append("untied decoder")
+    if not model.bias:
+        parts.append("no bias")
+    if data.magnitude != "uniform":
+        parts.append(f"{data.magnitude} magnitudes")
+    if data.correlated_pairs:
+        parts.append(f"{data.correlated_pairs} correlated pair{'s' if data.correlated_pairs != 1 else ''}")
+    if data.anticorrelated_pairs:
+        parts.append(f"{data.anticorrelated_pairs} anticorrelated pair{'s' if data.anticorrelated_pairs != 1 else ''}")
+    return " · ".join(parts)
+
+
+def _importance_text(config: RunConfig) -> str:
+    data = config.data
+    if data.importance_decay is not None:
+        return f"importance {data.importance_decay:g}^i"
+    table = data.importance_table()
+    if bool((table == table[0, 0]).all()):
+        return "equal importance"
+    return "importance given per feature"
+
+
+def instance_label(config: RunConfig, instance: int) -> str:
+    """The feature probability of one instance, e.g. '1−S = 0.2' (or 'mean 1−S = 0.2' when features differ)."""
+    p = config.data.probability()[instance]
+    if bool((p == p[0]).all()):
+        return f"1−S = {float(p[0]):.3g}"
+    return f"mean 1−S = {float(p.mean()):.3g}"
+
+
+def _figure_title(name: str, config: RunConfig, note: str = "") -> str:
+    """The figure's name in bold above the run's description (and an optional note)."""
+    return f"<b>{name}</b>{' · ' + note if note else ''}<br><sup>{run_title(config)}</sup>"
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _check(run: Run) -> None:
+    """Refuse a run whose weights disagree with its config: every title would then describe the wrong model."""
+    want = (run.config.data.n_instances, run.config.data.n_features, run.config.model.n_hidden)
+    got = tuple(run.model.W.shape)
+    if got != want:
+        raise SuperpositionError(
+            f"cannot plot: W has shape {got} but the config describes [n_instances, n_features, n_hidden] = {want}"
+        )
+
+
+def _instances(run: Run, instances: Sequence[int] | None) -> list[int]:
+    n = run.config.data.n_instances
+    chosen = list(range(n)) if instances is None else [int(k) for k in instances]
+    bad = [k for k in chosen if not 0 <= k < n]
+    if bad or not chosen:
+        raise SuperpositionError(f"instances must be a non-empty selection of 0..{n - 1}, got {list(instances or [])}")
+    return chosen
+
+
+def _table(run: Run) -> pd.DataFrame:
+    """The metrics table of the run's current weights, with the stored `structure` column when the run has one."""
+    data = run.config.data
+    table = metrics_table(run.W.cpu(), run.b, importance=data.importance_table(), probability=data.probability())
+    if run.metrics is not None and "structure" in run.metrics.columns:
+        table = table.merge(run.metrics[["instance", "feature", "structure"]], on=["instance", "feature"], how="left")
+    return table
+
+
+def _hover(rows: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """customdata and hovertemplate describing features: the same hover text in every figure."""
+    fields = [
+        ("instance", "instance %{customdata[0]}"),
+        ("feature", "feature %{customdata[1]}"),
+        ("norm", "‖W<sub>i</sub>‖ = %{customdata[2]:.3f}"),
+        ("superposition", "superposition = %{customdata[3]:.3f}"),
+        ("dimensionality", "D<sub>i</sub> = %{customdata[4]:.3f}"),
+        ("importance", "importance = %{customdata[5]:.3g}"),
+        ("probability", "1−S = %{customdata[6]:.3g}"),
+    ]
+    if "structure" in rows.columns:
+        fields.append(("structure", "%{customdata[7]}"))
+    data = rows[[name for name, _ in fields]].astype(object).to_numpy()
+    return data, "<br>".join(text for _, text in fields) + "<extra></extra>"
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def _cell(i: int, cols: int) -> tuple[int, int]:
+    return i // cols + 1, i % cols + 1
+
+
+def _panels(
+    run: Run, chosen: list[int], max_cols: int, **subplot_args
+) -> tuple[go.Figure, int, int]:
+    """A grid with one panel per chosen instance, each titled by its feature probability."""
+    rows, cols = _grid(len(chosen), max_cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[instance_label(run.config, k) for k in chosen],
+        **subplot_args,
+    )
+    return fig, rows, cols
+
+
+def _equal_aspect(fig: go.Figure, row: int, col: int) -> None:
+    sub = fig.get_subplot(row, col)
+    sub.yaxis.scaleanchor = sub.xaxis.plotly_name.replace("axis", "")
+    sub.yaxis.scaleratio = 1
+
+
+def _colour(scale: str, value: float, lo: float, hi: float) -> str:
+    return sample_colorscale(scale, [0.5 if hi <= lo else (value - lo) / (hi - lo)])[0]
+
+
+def _message(config: RunConfig, name: str, note: str) -> go.Figure:
+    """A figure with no data whose title says why (e.g. a model without bias)."""
+    fig = go.Figure()
+    fig.update_layout(title=_figure_title(name, config, note), template=TEMPLATE, height=220)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+# ---------------------------------------------------------------- figures
+
+
+def features_2d(run: Run, instances: Sequence[int] | None = None, max_cols: int = 5) -> go.Figure:
+    """Each feature W_i as a line from the origin in the hidden plane, one panel per instance, coloured by importance.
+
+    With m != 2 hidden dimensions the panels show the projection onto hidden coordinates 0 and 1 (m = 1: a line).
+    """
+    _check(run)
+    chosen = _instances(run, instances)
+    table = _table(run)
+    W = run.W.float().cpu().numpy()
+    m = W.shape[-1]
+    xy = W[..., :2] if m >= 2 else np.concatenate([W, np.zeros_like(W)], axis=-1)
+    reach = 1.1 * max(float(np.abs(xy).max()), 1e-3)
+    lo, hi = float(table.importance.min()), float(table.importance.max())
+    lo = 0.0 if hi <= lo else lo  # equal importances: one colour from the scale, not an empty range
+
+    fig, rows, cols = _panels(run, chosen, max_cols, horizontal_spacing=0.06, vertical_spacing=0.12)
+    for i, k in enumerate(chosen):
+        row, col = _cell(i, cols)
+        feats = table[table.instance == k]
+        custom, template = _hover(feats)
+        for j, (_, f) in enumerate(feats.iterrows()):
+            x, y = xy[k, int(f.feature)]
+            fig.add_trace(
+                go.Scatter(
+                    x=[0.0, float(x)], y=[0.0, float(y)], mode="lines+markers",
+                    line=dict(color=_colour(IMPORTANCE_SCALE, float(f.importance), lo, hi), width=2.5),
+                    marker=dict(size=[0, 8], color=[f.importance] * 2, coloraxis="coloraxis"),
+                    customdata=[custom[j]] * 2, hovertemplate=template,
+                    name=f"feature {int(f.feature)}", showlegend=False,
+                ),
+                row=row, col=col,
+            )
+        fig.update_xaxes(range=[-reach, reach], zeroline=True, showticklabels=False, row=row, col=col)
+        fig.update_yaxes(range=[-reach, reach], zeroline=True, showticklabels=False, row=row, col=col)
+        _equal_aspect(fig, row, col)
+    note = "" if m == 2 else (
+        "features on the single hidden axis" if m == 1 else f"projection onto hidden coordinates 0 and 1 of m={m}"
+    )
+    fig.update_layout(
+        title=_figure_title("Features in the hidden space", run.config, note),
+        coloraxis=dict(colorscale=IMPORTANCE_SCALE, cmin=lo, cmax=hi, colorbar=dict(title="importance")),
+        template=TEMPLATE, width=PANEL * cols + 160, height=PANEL * rows + 140,
+    )
+    return fig
+
+
+def wtw_and_norms(run: Run, instances: Sequence[int] | None = None, max_cols: int = 10) -> go.Figure:
+    """Per instance (column): W^T W on a diverging scale in ±1 above bars of ||W_i|| coloured by superposition."""
+    _check(run)
+    chosen = _instances(run, instances)
+    table = _table(run)
+    G = wtw(run.W.float().cpu()).numpy()
+    n_feat = run.config.data.n_features
+    block_rows, cols = _grid(len(chosen), max_cols)
+    titles = []
+    for r in range(block_rows):
+        block = chosen[r * cols:(r + 1) * cols]
+        titles += [instance_label(run.config, k) for k in block] + [""] * (cols - len(block))
+        titles += [""] * cols
+    fig = make_subplots(
+        rows=2 * block_rows, cols=cols, subplot_titles=titles,
+        vertical_spacing=0.06 / block_rows, horizontal_spacing=0.03,
+    )
+    top = max(1.0, float(table.norm.max()) * 1.05)
+    features = list(range(n_feat))
+    for i, k in enumerate(chosen):
+        block, col = _cell(i, cols)
+        row = 2 * block - 1
+        feats = table[table.instance == k]
+        custom, template = _hover(feats)
+        fig.add_trace(
+            go.Heatmap(
+                z=G[k], x=features, y=features, coloraxis="coloraxis", name="W^T W",
+                hovertemplate="W_%{y} · W_%{x} = %{z:.3f}<extra></extra>",
+            ),
+            row=row, col=col,
+        )
+        fig.update_yaxes(autorange="reversed", showticklabels=col == 1, row=row, col=col)
+        fig.update_xaxes(showticklabels=False, row=row, col=col)
+        _equal_aspect(fig, row, col)
+        fig.add_trace(
+            go.Bar(
+                x=feats.norm, y=feats.feature, orientation="h", name="‖W<sub>i</sub>‖",
+                marker=dict(color=feats.superposition, coloraxis="coloraxis2"),
+                customdata=custom, hovertemplate=template,
+            ),
+            row=row + 1, col=col,
+        )
+        # Features top to bottom, as in the heatmap above.
+        fig.update_yaxes(autorange="reversed", showticklabels=col == 1, row=row + 1, col=col)
+        fig.update_xaxes(range=[0, top], row=row + 1, col=col)
+    fig.update_layout(
+        title=_figure_title("W<sup>T</sup>W and feature norms ‖W<sub>i</sub>‖", run.config,
+                            "bars coloured by superposition"),
+        coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-1, cmax=1, cmid=0,
+                       colorbar=dict(title="W<sup>T</sup>W", len=0.45, y=1, yanchor="top")),
+        coloraxis2=dict(colorscale=SUPERPOSITION_SCALE, cmin=0, cmax=1,
+                        colorbar=dict(title="superposition", len=0.45, y=0, yanchor="bottom")),
+        showlegend=False, template=TEMPLATE,
+        width=max(170 * cols + 200, 500), height=(170 + max(120, 14 * n_feat)) * block_rows + 150,
+    )
+    return fig
+
+
+def bias(run: Run, instances: Sequence[int] | None = None) -> go.Figure:
+    """The bias b_i of every feature (columns) and instance (rows), on a diverging scale centred on 0."""
+    _check(run)
+    name = "Bias b"
+    if run.b is None:
+        return _message(run.config, name, "no bias: the model has no b")
+    chosen = _instances(run, instances)
+    b = run.b.float().cpu().numpy()[chosen]
+    reach = max(float(np.abs(b).max()), 1e-6)
+    fig = go.Figure(
+        go.Heatmap(
+            z=b, x=list(range(b.shape[1])), y=list(range(len(chosen))),
+            colorscale=DIVERGING_SCALE, zmin=-reach, zmax=reach, zmid=0, colorbar=dict(title="b"),
+            texttemplate="%{z:.2f}", hovertemplate="feature %{x}<br>b = %{z:.4f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(
+        tickvals=list(range(len(chosen))), autorange="reversed",
+        ticktext=[f"{k}: {instance_label(run.config, k)}" for k in chosen],
+    )
+    fig.update_xaxes(title="feature", dtick=1)
+    fig.update_layout(
+        title=_figure_title(name, run.config), template=TEMPLATE,
+        width=max(500, 45 * b.shape[1] + 300), height=max(300, 32 * len(chosen) + 160),
+    )
+    return fig
+
+
+def interference(run: Run, instances: Sequence[int] | None = None, max_cols: int = 5) -> go.Figure:
+    """Per instance: sum_{j != i} W_i . W_j for every feature i, and its positive part (what a ReLU cannot cut off)."""
+    _check(run)
+    chosen = _instances(run, instances)
+    table = _table(run)
+    fig, rows, cols = _panels(run, chosen, max_cols, shared_yaxes=True, horizontal_spacing=0.04, vertical_spacing=0.14)
+    series = (("interference", "Σ<sub>j≠i</sub> W<sub>i</sub>·W<sub>j</sub>", "#4c78a8"), ("positive_interference", "positive part", "#e45756"))
+    for i, k in enumerate(chosen):
+        row, col = _cell(i, cols)
+        feats = table[table.instance == k]
+        custom, template = _hover(feats)
+        for column, label, colour in series:
+            fig.add_trace(
+                go.Bar(
+                    x=feats.feature, y=feats[column], name=label, marker_color=colour,
+                    legendgroup=column, showlegend=i == 0, customdata=custom,
+                    hovertemplate=f"{label} = %{{y:.3f}}<br>" + template,
+                ),
+                row=row, col=col,
+            )
+        fig.update_xaxes(title="feature" if row == rows else None, dtick=1, row=row, col=col)
+    fig.update_layout(
+        title=_figure_title("Interference per feature", run.config), barmode="group", template=TEMPLATE,
+        width=PANEL * cols + 120, height=PANEL * rows + 160,
+    )
+    return fig
+
+
+def dimensionality_scatter(run: Run, instances: Sequence[int] | None = None) -> go.Figure:
+    """D_i of every feature against 1/(1-S) (log x), guides at 1, 3/4, 2/3, 1/2, 2/5, 3/8, 0 and m/||W||_F^2."""
+    _check(run)
+    chosen = _instances(run, instances)
+    table = _table(run)
+    # A feature that is never active (1 - S = 0) has no place on a 1/(1-S) axis.
+    feats = table[table.instance.isin(chosen) & (table.probability > 0)]
+    custom, template = _hover(feats)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=1 / feats.probability, y=feats.dimensionality, mode="markers", name="feature D<sub>i</sub>",
+            marker=dict(color=feats.importance, coloraxis="coloraxis", size=9, line=dict(width=0.5, color="white")),
+            customdata=custom, hovertemplate=template,
+        )
+    )
+    per_inst = (
+        feats.groupby("instance")
+        .agg(probability=("probability", "mean"), dims_per_feature=("dims_per_feature", "first"))
+        .reset_index()
+    )
+    per_inst = per_inst[np.isfinite(per_inst.dims_per_feature)].assign(x=lambda d: 1 / d.probability).sort_values("x")
+    fig.add_trace(
+        go.Scatter(
+            x=per_inst.x, y=per_inst.dims_per_feature, mode="lines+markers", name="m / ‖W‖<sub>F</sub>²",
+            line=dict(color="black", width=1.5), marker=dict(symbol="diamond", size=8, color="black"),
+            customdata=per_inst.instance,
+            hovertemplate="instance %{customdata}<br>m / ‖W‖<sub>F</sub>² = %{y:.3f}<extra></extra>",
+        )
+    )
+    for label, y in FRACTIONS.items():
+        fig.add_hline(
+            y=y, line=dict(dash="dash", color="grey", width=1), annotation_text=label,
+            annotation_position="right", annotation_font_color="grey",
+        )
+    lo, hi = float(table.importance.min()), float(table.importance.max())
+    fig.update_xaxes(type="log", title="1 / (1 − S)")
+    fig.update_yaxes(title="dimensionality D<sub>i</sub>", range=[-0.05, max(1.1, float(feats.dimensionality.max()) + 0.05)])
+    fig.update_layout(
+        title=_figure_title("Feature dimensionality", run.config),
+        coloraxis=dict(colorscale=IMPORTANCE_SCALE, cmin=0.0 if hi <= lo else lo, cmax=hi,
+                       colorbar=dict(title="importance", x=1.12)),
+        legend=dict(orientation="h", y=-0.2), template=TEMPLATE, width=760, height=520,
+    )
+    return fig
+
+
+def loss_history(run: Run, instances: Sequence[int] | None = None) -> go.Figure:
+    """Loss of each instance against training step, on a log axis."""
+    _check(run)
+    chosen = _instances(run, instances)
+    name = "Loss"
+    history = run.history[run.history.instance.isin(chosen)]
+    if history.empty:
+        return _message(run.config, name, "no loss history recorded")
+    fig = go.Figure()
+    for i, k in enumerate(chosen):
+        h = history[history.instance == k].sort_values("step")
+        fig.add_trace(
+            go.Scatter(
+                x=h.step, y=h.loss, mode="lines", name=f"{k}: {instance_label(run.config, k)}",
+                line=dict(color=_colour("Viridis", i, 0, len(chosen) - 1), width=1.5),
+                hovertemplate=f"instance {k}<br>step %{{x}}<br>loss %{{y:.3g}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(type="log", title="loss")
+    fig.update_layout(title=_figure_title(name, run.config), template=TEMPLATE, width=760, height=460)
+    return fig
+
+
+def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Figure]:
+    """Every figure of this module for one run, in reading order."""
+    return [
+        fig(run, instances=instances)
+        for fig in (features_2d, wtw_and_norms, dimensionality_scatter, interference, bias, loss_history)
+    ]
+
+
+# ---------------------------------------------------------------- one offline HTML file
+
+
+def write_html(figs: Sequence[go.Figure], path: str | Path, *, title: str) -> Path:
+    """Write `figs` into one self-contained HTML page (plotly.js embedded once, no network), atomically.
+
+    Each figure sits in `<div class="sp-figure">` around plotly's own div with id `figure-<index>`.
+    """
+    path = Path(path)
+    parts = [
+        fig.to_html(
+            full_html=False,
+            # The first figure carries the whole plotly.js bundle; the rest reuse it.
+            include_plotlyjs=i == 0,
+            include_mathjax=False,
+            div_id=f"figure-{i}",
+            config={"displaylogo": False, "responsive": True},
+        )
+        for i, fig in enumerate(figs)
+    ]
+    body = "\n".join(f'<div class="sp-figure">\n{part}\n</div>' for part in parts)
+    text = html.escape(title)
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{text}</title>\n"
+        "<style>body{font-family:sans-serif;margin:1.5em} .sp-figure{margin:1.5em 0}</style>\n"
+        f"</head>\n<body>\n<h1>{text}</h1>\n{body}\n</body>\n</html>\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed, so a reader never sees half a page.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+__all__ = [
+    "all_figures",
+    "bias",
+    "dimensionality_scatter",
+    "features_2d",
+    "instance_label",
+    "interference",
+    "loss_history",
+    "run_title",
+    "write_html",
+    "wtw_and_norms",
+]
