@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .analysis.geometry import geometry_table
-from .analysis.metrics import metrics_table
+from .analysis.table import feature_table
 from .config import RunConfig
 from .data import FeatureData
 from .models import build_model
@@ -26,9 +25,7 @@ from .train import Hook, train
 
 def analyze(run: Run) -> pd.DataFrame:
     """The metrics table of a run (one row per instance x feature) with each feature's geometric structure."""
-    data = run.config.data
-    table = metrics_table(run.W, run.b, importance=data.importance_table(), probability=data.probability())
-    return table.merge(geometry_table(run.W.cpu()), on=["instance", "feature"], how="left")
+    return feature_table(run.W, run.b, run.config.data)
 
 
 def train_run(

@@ -35,7 +35,8 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from .analysis.geometry import FRACTIONS
-from .analysis.metrics import metrics_table, wtw
+from .analysis.metrics import wtw
+from .analysis.table import feature_table
 from .config import RunConfig
 from .errors import SuperpositionError
 from .runs import Run
@@ -123,12 +124,8 @@ def _instances(run: Run, instances: Sequence[int] | None) -> list[int]:
 
 
 def _table(run: Run) -> pd.DataFrame:
-    """The metrics table of the run's current weights, with the stored `structure` column when the run has one."""
-    data = run.config.data
-    table = metrics_table(run.W.cpu(), run.b, importance=data.importance_table(), probability=data.probability())
-    if run.metrics is not None and "structure" in run.metrics.columns:
-        table = table.merge(run.metrics[["instance", "feature", "structure"]], on=["instance", "feature"], how="left")
-    return table
+    """The per-feature table of the run's current weights (metrics and structure)."""
+    return feature_table(run.W, run.b, run.config.data)
 
 
 def _hover(rows: pd.DataFrame) -> tuple[np.ndarray, str]:
