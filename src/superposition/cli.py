@@ -192,6 +192,8 @@ def analyze(
     from .analysis.geometry import describe, Structure
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped output: keep each instance's geometry on one line
     summary = Table(title=f"{result['run']} ({result['model']} model)")
     for col in ("instance", "1-S (mean)", "final loss", "dims/feature", "represented", "geometry"):
         summary.add_column(col)
