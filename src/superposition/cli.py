@@ -227,6 +227,44 @@ def plot(
 
 
 @app.command()
+def reproduce(
+    quick: bool = typer.Option(False, "--quick", help="Fewer steps and smaller sweeps (CI-sized)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated experiment names."),
+    out: Path = typer.Option(Path("reports/superposition"), "--out", help="Report directory."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any claim is not reproduced."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+) -> None:
+    """Train the literature's experiments, check their claims, write OUT/index.html and OUT/claims.json."""
+    import time
+
+    from .experiments import EXPERIMENTS
+    from .experiments.runner import run_experiment, select
+    from .report import write_report
+
+    try:
+        chosen = select(EXPERIMENTS, [n.strip() for n in only.split(",") if n.strip()] if only else None)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} exists and is not a directory")
+    except SuperpositionError as e:
+        _fail(str(e))
+    say = (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
+    start = time.perf_counter()
+    sections = []
+    for i, experiment in enumerate(chosen, start=1):
+        say(f"[{i}/{len(chosen)}] {experiment.name}: {experiment.title}")
+        section = run_experiment(experiment, out, quick, progress=not quiet, say=say)
+        sections.append(section)
+        verdicts = [c.reproduced for c in section.findings.claims]
+        say(f"  {sum(verdicts)} of {len(verdicts)} claims reproduced ({section.seconds:.1f} s)")
+    doc = write_report(out, sections, quick, time.perf_counter() - start)
+    s = doc["summary"]
+    typer.echo(f"wrote {out / 'index.html'} and {out / 'claims.json'}: "
+               f"{s['reproduced']} of {s['claims']} claims reproduced")
+    if strict and s["not_reproduced"]:
+        raise typer.Exit(1)
+
+
+@app.command()
 def bench(
     steps: int = typer.Option(2000, "--steps", min=10, help="Steps per timed round."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Timed rounds per trainer (the median is reported)."),

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from .analysis.metrics import wtw
 from .analysis.table import feature_table
 from .config import RunConfig
 from .errors import SuperpositionError
+from .files import atomic_write_text
 from .runs import Run
 
 # Most important features drawn darkest, so they stand out on the white background.
@@ -432,24 +431,26 @@ def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Fig
 # ---------------------------------------------------------------- one offline HTML file
 
 
+def figure_div(fig: go.Figure, div_id: str, with_plotlyjs: bool = False) -> str:
+    """One figure as an HTML fragment; `with_plotlyjs` embeds the whole plotly.js bundle (do it once per page)."""
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=with_plotlyjs,
+        include_mathjax=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
 def write_html(figs: Sequence[go.Figure], path: str | Path, *, title: str) -> Path:
     """Write `figs` into one self-contained HTML page (plotly.js embedded once, no network), atomically.
 
     Each figure sits in `<div class="sp-figure">` around plotly's own div with id `figure-<index>`.
     """
-    path = Path(path)
-    parts = [
-        fig.to_html(
-            full_html=False,
-            # The first figure carries the whole plotly.js bundle; the rest reuse it.
-            include_plotlyjs=i == 0,
-            include_mathjax=False,
-            div_id=f"figure-{i}",
-            config={"displaylogo": False, "responsive": True},
-        )
+    body = "\n".join(
+        f'<div class="sp-figure">\n{figure_div(fig, f"figure-{i}", with_plotlyjs=i == 0)}\n</div>'
         for i, fig in enumerate(figs)
-    ]
-    body = "\n".join(f'<div class="sp-figure">\n{part}\n</div>' for part in parts)
+    )
     text = html.escape(title)
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -457,20 +458,7 @@ def write_html(figs: Sequence[go.Figure], path: str | Path, *, title: str) -> Pa
         "<style>body{font-family:sans-serif;margin:1.5em} .sp-figure{margin:1.5em 0}</style>\n"
         f"</head>\n<body>\n<h1>{text}</h1>\n{body}\n</body>\n</html>\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and renamed, so a reader never sees half a page.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, page)
 
 
 __all__ = [
@@ -478,6 +466,7 @@ __all__ = [
     "bias",
     "dimensionality_scatter",
     "features_2d",
+    "figure_div",
     "instance_label",
     "interference",
     "loss_history",

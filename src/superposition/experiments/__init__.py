@@ -1,0 +1,9 @@
+"""The literature's experiments, as declarative entries checked by `superposition reproduce`."""
+
+from .base import Claim, Experiment, Findings
+from .correlated import CORRELATED
+from .toy import FIRST_LOOK, INTRO, SWEEP
+
+EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, CORRELATED]
+
+__all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]
