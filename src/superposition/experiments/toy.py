@@ -241,7 +241,7 @@ def sweep_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     # The most important features keep dedicated, orthogonal dimensions while less important ones superpose.
     sup = superposition(run.W)
     norms = feature_norms(run.W)
-    rows = []
+    rows, dedicated = [], []
     ok = True
     for k, p in enumerate(SWEEP_DENSITY[1:4], start=1):
         rep = norms[k] > REPRESENTED
@@ -250,6 +250,8 @@ def sweep_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         mean_other = float(others.mean()) if len(others) else float("nan")
         rows.append(f"1-S = {fmt(p)}: top two {fmt(float(top.max()), 2)}, other represented mean {fmt(mean_other, 2)}")
         ok &= bool(top.max() < 0.1) and len(others) > 0 and mean_other > 0.3
+        own = ((sup[k] < 0.1) & rep).nonzero().flatten().tolist()
+        dedicated.append(f"{fmt(p)}: {own or 'none'}")
     claims.append(Claim(
         "sweep.n20.important-stay-orthogonal",
         "The most important features stay orthogonal longest: at intermediate sparsity they are untouched while "
@@ -259,6 +261,7 @@ def sweep_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         PAPER,
         "; ".join(rows),
         ok,
+        note="Features with a dimension of their own (superposition < 0.1) at 1-S = " + "; ".join(dedicated) + ".",
     ))
     return Findings(figures, claims, quick_note(quick))
 
