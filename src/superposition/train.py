@@ -20,8 +20,9 @@ from torch import Tensor, nn
 from .config import TrainConfig
 from .errors import DivergenceError
 
-# Below this much work per step (parameters x batch size, a proxy for FLOPs) the per-op overhead dominates and a
-# second thread only contends; measured by `superposition bench --threads`.
+# Below this much work per step (parameters x batch size, a proxy for FLOPs) per-op overhead dominates and a second
+# thread only contends (the intro configuration, 1e5, runs faster on one thread); above it torch's default is kept.
+# The crossover is a rough estimate, not a measurement: pass `threads` to choose.
 SMALL_WORK = 1 << 24
 
 
