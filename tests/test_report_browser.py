@@ -5,8 +5,9 @@ The report is built once (`superposition reproduce --quick`, about a minute of t
 from `claims.json`, so the test follows the report as experiments are added.
 
 The browser is the system's chromium driven by the system's chromedriver (Debian packages `chromium` and
-`chromium-driver`; `.ci/run` installs them). Both paths are given to Selenium, so Selenium Manager never runs and
-nothing is downloaded. Without them the browser tests are skipped locally, and fail when the `CI` variable is set.
+`chromium-driver`; `.ci/run` installs them; SP_CHROMIUM and SP_CHROMEDRIVER name other paths). Both paths are given
+to Selenium, so Selenium Manager never runs and nothing is downloaded. Without them the browser tests are skipped
+locally, and fail when the `CI` variable is set.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def page(report, tmp_path_factory):
     options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="sp-chromium-")
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
         "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-extensions", "--window-size=1280,1600",
         f"--user-data-dir={profile}",

@@ -47,7 +47,7 @@ DIVERGING_SCALE = "RdBu"
 # Dedicated features (superposition 0) dark, superposed ones (1 or more) yellow, as in the paper.
 SUPERPOSITION_SCALE = [[0.0, "#111111"], [0.5, "#8c5a1a"], [1.0, "#f5c211"]]
 TEMPLATE = "plotly_white"
-PANEL = 260  # pixels per panel side
+PANEL = 230  # pixels per panel side: five panels fit the report's width
 
 
 # ---------------------------------------------------------------- titles from the config
@@ -168,9 +168,12 @@ def _panels(
 
 
 def _equal_aspect(fig: go.Figure, row: int, col: int) -> None:
+    """Square data units; the panel shrinks to fit (constrain="domain") rather than the axis range growing."""
     sub = fig.get_subplot(row, col)
     sub.yaxis.scaleanchor = sub.xaxis.plotly_name.replace("axis", "")
     sub.yaxis.scaleratio = 1
+    sub.xaxis.constrain = "domain"
+    sub.yaxis.constrain = "domain"
 
 
 def _colour(scale: str, value: float, lo: float, hi: float) -> str:
@@ -235,7 +238,7 @@ def features_2d(run: Run, instances: Sequence[int] | None = None, max_cols: int 
     return fig
 
 
-def wtw_and_norms(run: Run, instances: Sequence[int] | None = None, max_cols: int = 10) -> go.Figure:
+def wtw_and_norms(run: Run, instances: Sequence[int] | None = None, max_cols: int = 5) -> go.Figure:
     """Per instance (column): W^T W on a diverging scale in ±1 above bars of ||W_i|| coloured by superposition."""
     _check(run)
     chosen = _instances(run, instances)
@@ -248,9 +251,12 @@ def wtw_and_norms(run: Run, instances: Sequence[int] | None = None, max_cols: in
         block = chosen[r * cols:(r + 1) * cols]
         titles += [instance_label(run.config, k) for k in block] + [""] * (cols - len(block))
         titles += [""] * cols
+    # Rows sized in pixels: a square heatmap as wide as a column, then the bars, then room for the next titles.
+    heat_px, bar_px, gap_px = 170, max(120, min(14 * n_feat, 480)), 60
+    height = (heat_px + bar_px + 2 * gap_px) * block_rows + 120
     fig = make_subplots(
         rows=2 * block_rows, cols=cols, subplot_titles=titles,
-        vertical_spacing=0.06 / block_rows, horizontal_spacing=0.03,
+        row_heights=[heat_px, bar_px] * block_rows, vertical_spacing=gap_px / height, horizontal_spacing=0.03,
     )
     top = max(1.0, float(table.norm.max()) * 1.05)
     features = list(range(n_feat))
@@ -288,7 +294,7 @@ def wtw_and_norms(run: Run, instances: Sequence[int] | None = None, max_cols: in
         coloraxis2=dict(colorscale=SUPERPOSITION_SCALE, cmin=0, cmax=1,
                         colorbar=dict(title="superposition", len=0.45, y=0, yanchor="bottom")),
         showlegend=False, template=TEMPLATE,
-        width=max(170 * cols + 200, 500), height=(170 + max(120, 14 * n_feat)) * block_rows + 150,
+        width=max(heat_px * cols + 230, 500), height=height,
     )
     return fig
 

@@ -27,7 +27,7 @@ from .plots import figure_div
 TITLE = "Superposition: the literature's claims, reproduced"
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1500px;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.2em} .meta{color:#666} section.experiment{border-top:2px solid #ddd;margin-top:2.5em}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em;width:100%}
 th,td{border:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
