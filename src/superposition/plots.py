@@ -437,6 +437,40 @@ def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Fig
 # ---------------------------------------------------------------- one offline HTML file
 
 
+# Phase colours: feature 2 dropped (grey), feature 2 alone (blue), both superposed (gold), anything else (red).
+PHASE_COLOURS = {"not represented": "#bdbdbd", "dedicated": "#3b6fb6", "superposition": "#f5c211", "other": "#c0392b"}
+
+
+def phase_diagrams(diagrams: Sequence, titles: Sequence[str], *, title: str) -> go.Figure:
+    """Phase diagrams side by side: the winning solution per (density 1-S, relative importance r) cell.
+
+    `diagrams` are `analysis.phase.PhaseDiagram`s on the same grid (theory, then trained models).
+    """
+    labels = list(PHASE_COLOURS)
+    n = len(labels)
+    # A stepped colour scale: value k (0..n-1) maps to the k-th colour, with no blending between phases.
+    scale = [[edge / n, colour] for k, colour in enumerate(PHASE_COLOURS.values()) for edge in (k, k + 1)]
+    fig = make_subplots(rows=1, cols=len(diagrams), subplot_titles=list(titles), horizontal_spacing=0.08)
+    for col, d in enumerate(diagrams, start=1):
+        codes = np.vectorize(labels.index)(d.labels)
+        fig.add_trace(
+            go.Heatmap(
+                z=codes, x=[f"{p:.3g}" for p in d.p_values], y=[f"{r:.3g}" for r in d.r_values],
+                zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=d.labels,
+                hovertemplate="1−S = %{x}<br>r = %{y}<br>%{customdata}<extra></extra>",
+            ),
+            row=1, col=col,
+        )
+        fig.update_xaxes(title="density 1 − S", row=1, col=col)
+        fig.update_yaxes(title="importance of feature 2 (r)" if col == 1 else None, row=1, col=col)
+    for label, colour in PHASE_COLOURS.items():  # a legend of the phases
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
+                                 marker=dict(size=12, color=colour, symbol="square")))
+    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=430 * len(diagrams) + 120,
+                      height=520, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
 def figure_div(fig: go.Figure, div_id: str, with_plotlyjs: bool = False) -> str:
     """One figure as an HTML fragment; `with_plotlyjs` embeds the whole plotly.js bundle (do it once per page)."""
     return fig.to_html(
@@ -476,6 +510,7 @@ __all__ = [
     "instance_label",
     "interference",
     "loss_history",
+    "phase_diagrams",
     "run_title",
     "write_html",
     "wtw_and_norms",

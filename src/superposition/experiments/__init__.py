@@ -2,8 +2,9 @@
 
 from .base import Claim, Experiment, Findings
 from .correlated import CORRELATED
+from .phase import PHASE
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
-EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, CORRELATED]
+EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, PHASE, CORRELATED]
 
 __all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]
