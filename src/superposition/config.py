@@ -48,6 +48,8 @@ class DataConfig(_Strict):
     uniform on [0, 1), normal(0, 1), constant 1, or uniform on [-1, 1) (computation tasks).
     The first `correlated_pairs` pairs of features are always active together; the next `anticorrelated_pairs`
     pairs are never active together; each keeps the marginal probability of its pair's first feature.
+    `target` is what the model must output: the features themselves (an autoencoder) or their absolute values
+    (computation in superposition, with `magnitude="uniform_signed"`).
     """
 
     n_features: int = Field(5, gt=0)
@@ -55,6 +57,7 @@ class DataConfig(_Strict):
     importance: Union[list[float], list[list[float]], None] = None
     importance_decay: float | None = Field(None, gt=0)
     magnitude: Magnitude = "uniform"
+    target: Literal["identity", "abs"] = "identity"
     correlated_pairs: int = Field(0, ge=0)
     anticorrelated_pairs: int = Field(0, ge=0)
 
@@ -116,13 +119,17 @@ class DataConfig(_Strict):
 
 
 class ToyModelConfig(_Strict):
-    """The toy autoencoder: `linear` (h = W x, x' = W^T h + b) or `relu` (x' = ReLU(W^T W x + b)).
+    """A toy model of the paper:
 
-    `tied=False` learns a separate decoder; `bias=False` drops b; `init` is xavier-normal (as in the paper's
-    code) or `zeros`. Given weights are passed from Python (`ToyModel.from_weights`), not through the config.
+    - `linear`: h = W x, x' = W^T h + b;  `relu`: x' = ReLU(W^T W x + b) (the autoencoders);
+    - `neuron`: h = ReLU(W x), x' = ReLU(W^T h + b) (a privileged basis: the hidden units are neurons);
+    - `abs`: h = ReLU(W1 x), y = ReLU(W2 h + b) (computation in superposition; untied by nature).
+
+    `tied=False` learns a separate decoder for the autoencoders; `bias=False` drops b; `init` is xavier-normal (as in
+    the paper's code) or `zeros`. Given weights are passed from Python (`from_weights`), not through the config.
     """
 
-    kind: Literal["linear", "relu"] = "relu"
+    kind: Literal["linear", "relu", "neuron", "abs"] = "relu"
     n_hidden: int = Field(2, gt=0)
     tied: bool = True
     bias: bool = True

@@ -65,7 +65,8 @@ class FeatureData:
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         x = self.features(batch_size, generator)
-        return Batch(x=x, target=x, weight=self._weight)
+        target = x.abs() if self.config.target == "abs" else x
+        return Batch(x=x, target=target, weight=self._weight)
 
     def features(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst batch feat"]:
         cfg = self.config

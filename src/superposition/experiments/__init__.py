@@ -2,9 +2,10 @@
 
 from .base import Claim, Experiment, Findings
 from .correlated import CORRELATED
+from .geometry import GEOMETRY
 from .phase import PHASE
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
-EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, PHASE, CORRELATED]
+EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED]
 
 __all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]
