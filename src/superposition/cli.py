@@ -65,6 +65,10 @@ def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]
         base["data"]["importance"] = None
     if flags.get("importance") is not None:
         base["data"]["importance_decay"] = None
+    if overrides["model"].get("kind") == "abs":
+        # The computation task of the paper: signed inputs, absolute values out, unless told otherwise.
+        base["data"]["magnitude"] = flags.get("magnitude") or "uniform_signed"
+        base["data"]["target"] = flags.get("target") or "abs"
     return validate(RunConfig, base)
 
 
@@ -72,7 +76,9 @@ def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]
 def train(
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON RunConfig file; flags override it."),
-    model: Optional[str] = typer.Option(None, "--model", help="linear or relu."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="linear, relu, neuron (ReLU hidden layer) or abs (computation: learn |x|)."
+    ),
     n_features: Optional[int] = typer.Option(None, "--n-features"),
     n_hidden: Optional[int] = typer.Option(None, "--n-hidden"),
     feature_probability: Optional[str] = typer.Option(
@@ -80,7 +86,10 @@ def train(
     ),
     importance_decay: Optional[float] = typer.Option(None, "--importance-decay", help="importance_i = decay**i."),
     importance: Optional[str] = typer.Option(None, "--importance", help="Comma-separated, one per feature."),
-    magnitude: Optional[str] = typer.Option(None, "--magnitude", help="uniform, normal, constant, uniform_signed."),
+    magnitude: Optional[str] = typer.Option(
+        None, "--magnitude", help="uniform, normal, constant, uniform_signed (default for --model abs)."
+    ),
+    target: Optional[str] = typer.Option(None, "--target", help="identity or abs (default abs for --model abs)."),
     correlated_pairs: Optional[int] = typer.Option(None, "--correlated-pairs"),
     anticorrelated_pairs: Optional[int] = typer.Option(None, "--anticorrelated-pairs"),
     tied: Optional[bool] = typer.Option(None, "--tied/--untied", help="Decoder tied to W (default) or learned."),
@@ -94,7 +103,7 @@ def train(
     warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps"),
     seed: Optional[int] = typer.Option(None, "--seed"),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for small models)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1; see README, Speed)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the final per-instance loss as JSON."),
@@ -110,6 +119,7 @@ def train(
                     importance_decay=importance_decay,
                     importance=_floats("--importance", importance),
                     magnitude=magnitude,
+                    target=target,
                     correlated_pairs=correlated_pairs,
                     anticorrelated_pairs=anticorrelated_pairs,
                 ),
@@ -170,7 +180,17 @@ def _analysis(run_dir: Path) -> dict[str, Any]:
                 "features": rows.drop(columns=["instance"]).to_dict(orient="records"),
             }
         )
-    return {"run": str(run_dir), "model": run.config.model.kind, "instances": instances}
+    result = {"run": str(run_dir), "model": run.config.model.kind, "instances": instances}
+    if run.config.model.kind in ("neuron", "abs"):
+        from .analysis.neurons import summarize_neurons
+
+        weights = run.model.weights()
+        summaries = summarize_neurons(
+            run.W, weights.get("W2"), run.b, nonnegative_inputs=run.config.data.magnitude in ("uniform", "constant")
+        )
+        for inst, summary in zip(instances, summaries):
+            inst["neurons"] = summary.as_dict()
+    return result
 
 
 @app.command()
@@ -205,6 +225,17 @@ def analyze(
             str(inst["n_represented"]), geometry,
         )
     console.print(summary)
+    if any("neurons" in inst for inst in result["instances"]):
+        neurons = Table(title="neurons")
+        for col in ("instance", "monosemantic", "polysemantic", "dead", "features computed", "motifs"):
+            neurons.add_column(col)
+        for inst in result["instances"]:
+            n = inst["neurons"]
+            neurons.add_row(
+                str(inst["instance"]), str(n["monosemantic"]), str(n["polysemantic"]), str(n["dead"]),
+                str(len(n["features_computed"])), str(len(n["motifs"])),
+            )
+        console.print(neurons)
 
 
 @app.command()

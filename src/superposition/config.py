@@ -138,8 +138,8 @@ class ToyModelConfig(_Strict):
 
 class TrainConfig(_Strict):
     """One optimisation for every model. AdamW's weight decay defaults to 0.01 (the original notebook's, torch's
-    default); Adam's to 0. `threads=None` picks one thread for small models (tiny tensors run far slower on two
-    contended threads); `log_every` sets how often the per-instance loss history is recorded."""
+    default); Adam's to 0. `threads=None` trains on one CPU thread (toy-sized tensors run slower on two contended
+    threads); `log_every` sets how often the per-instance loss history is recorded."""
 
     steps: int = Field(10_000, gt=0)
     batch_size: int = Field(1024, gt=0)

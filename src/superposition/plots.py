@@ -52,11 +52,18 @@ PANEL = 230  # pixels per panel side: five panels fit the report's width
 
 # ---------------------------------------------------------------- titles from the config
 
+MODEL_NAMES = {
+    "linear": "linear model",
+    "relu": "ReLU output model",
+    "neuron": "ReLU hidden layer (neuron model)",
+    "abs": "computation model",
+}
+
 
 def run_title(config: RunConfig) -> str:
     """One line describing a run, e.g. 'ReLU output model · n=5 features, m=2 hidden · 10 instances · importance 0.9^i'."""
     data, model = config.data, config.model
-    kind = "ReLU output model" if model.kind == "relu" else "linear model"
+    kind = MODEL_NAMES[model.kind]
     n_inst = data.n_instances
     parts = [
         kind,
@@ -68,6 +75,8 @@ def run_title(config: RunConfig) -> str:
         parts.append("untied decoder")
     if not model.bias:
         parts.append("no bias")
+    if data.target == "abs":
+        parts.append("target |x|")
     if data.magnitude != "uniform":
         parts.append(f"{data.magnitude} magnitudes")
     if data.correlated_pairs:
@@ -106,7 +115,7 @@ def _figure_title(name: str, config: RunConfig, note: str = "") -> str:
 def _check(run: Run) -> None:
     """Refuse a run whose weights disagree with its config: every title would then describe the wrong model."""
     want = (run.config.data.n_instances, run.config.data.n_features, run.config.model.n_hidden)
-    got = tuple(run.model.W.shape)
+    got = tuple(run.W.shape)
     if got != want:
         raise SuperpositionError(
             f"cannot plot: W has shape {got} but the config describes [n_instances, n_features, n_hidden] = {want}"
@@ -426,8 +435,84 @@ def loss_history(run: Run, instances: Sequence[int] | None = None) -> go.Figure:
     return fig
 
 
+def _neuron_inputs(run: Run) -> bool:
+    """Whether the run's inputs are non-negative (the neuron model's features lie in [0, 1])."""
+    return run.config.data.magnitude in ("uniform", "constant")
+
+
+def neurons(run: Run, instances: Sequence[int] | None = None, max_cols: int = 1) -> go.Figure:
+    """The paper's neuron figure: each neuron's input weight from every feature as stacked bars (positive up,
+    negative down), neurons sorted by the importance of their largest feature, features coloured by importance.
+    Titles give the count of polysemantic neurons."""
+    from .analysis.neurons import classify_neurons, neuron_order
+
+    _check(run)
+    chosen = _instances(run, instances)
+    W1 = run.W.float().cpu()
+    importance = run.config.data.importance_table()
+    nonneg = _neuron_inputs(run)
+    order = neuron_order(W1, importance, nonnegative_inputs=nonneg)
+    labels = classify_neurons(W1, nonnegative_inputs=nonneg)
+    n_feat, n_hidden = W1.shape[1], W1.shape[2]
+    rows, cols = _grid(len(chosen), max_cols)
+    titles = [
+        f"{instance_label(run.config, k)} · {labels[k].count('polysemantic')} of {n_hidden} neurons polysemantic"
+        for k in chosen
+    ]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.12 / max(rows, 1))
+    lo, hi = float(importance.min()), float(importance.max())
+    for i, k in enumerate(chosen):
+        row, col = _cell(i, cols)
+        ordered = order[k].tolist()
+        x = [f"n{n}" for n in ordered]
+        for f in range(n_feat):
+            w = W1[k, f, ordered].numpy()
+            if np.abs(w).max() < 1e-3:
+                continue  # a feature no neuron reads adds nothing to the bars
+            imp = float(importance[k, f])
+            fig.add_trace(
+                go.Bar(
+                    x=x, y=w, name=f"feature {f}", showlegend=False,
+                    marker=dict(color=_colour(IMPORTANCE_SCALE, imp, lo, hi)),
+                    customdata=[[f, imp, labels[k][n]] for n in ordered],
+                    hovertemplate="%{x}: %{customdata[2]}<br>feature %{customdata[0]} (importance %{customdata[1]:.3g})"
+                    "<br>weight %{y:.3f}<extra></extra>",
+                ),
+                row=row, col=col,
+            )
+        fig.update_yaxes(title="input weight" if col == 1 else None, row=row, col=col)
+    fig.update_layout(
+        barmode="relative", template=TEMPLATE,
+        title=_figure_title("Neurons, sorted by the importance of their largest feature", run.config,
+                            "bars: each feature's input weight, coloured by importance"),
+        width=max(700, 18 * n_hidden * cols + 200), height=300 * rows + 160,
+    )
+    return fig
+
+
+def polysemantic_neurons(run: Run) -> go.Figure:
+    """The number of polysemantic neurons in each instance against 1/(1-S)."""
+    from .analysis.neurons import MONOSEMANTIC_THRESHOLD, classify_neurons
+
+    _check(run)
+    labels = classify_neurons(run.W.float().cpu(), nonnegative_inputs=_neuron_inputs(run))
+    p = run.config.data.probability().mean(dim=1).numpy()
+    counts = [inst.count("polysemantic") for inst in labels]
+    fig = go.Figure(go.Scatter(
+        x=1 / p, y=counts, mode="lines+markers", name="polysemantic",
+        hovertemplate="1/(1−S) = %{x:.3g}<br>%{y} polysemantic neurons<extra></extra>",
+    ))
+    fig.update_xaxes(type="log", title="1 / (1 − S)")
+    fig.update_yaxes(title=f"polysemantic neurons (max|w| / ‖w‖ < {MONOSEMANTIC_THRESHOLD})", rangemode="tozero")
+    fig.update_layout(title=_figure_title("Polysemantic neurons against sparsity", run.config), template=TEMPLATE,
+                      width=700, height=420)
+    return fig
+
+
 def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Figure]:
     """Every figure of this module for one run, in reading order."""
+    if run.config.model.kind in ("neuron", "abs"):
+        return [neurons(run, instances), polysemantic_neurons(run), loss_history(run, instances)]
     return [
         fig(run, instances=instances)
         for fig in (features_2d, wtw_and_norms, dimensionality_scatter, interference, bias, loss_history)
@@ -510,7 +595,9 @@ __all__ = [
     "instance_label",
     "interference",
     "loss_history",
+    "neurons",
     "phase_diagrams",
+    "polysemantic_neurons",
     "run_title",
     "write_html",
     "wtw_and_norms",

@@ -3,7 +3,9 @@
     RUN_DIR/
       config.json           the full RunConfig (with format_version)
       weights.safetensors   W [n_instances, n_features, n_hidden], b [n_instances, n_features],
-                            W_dec [n_instances, n_hidden, n_features] (untied models only)
+                            W_dec [n_instances, n_hidden, n_features] (untied models only);
+                            the abs model stores W1 [n_instances, n_features, n_hidden],
+                            W2 [n_instances, n_hidden, n_features] and b
       history.csv           step, instance, loss (per-instance loss averaged over each logging window)
       metrics.csv           one row per instance x feature (norms, superposition, dimensionality, geometry ...)
 
@@ -27,7 +29,9 @@ from safetensors.torch import load_file, save_file
 
 from .config import FORMAT_VERSION, RunConfig, validate
 from .errors import RunDirError
-from .models import ToyModel, build_model
+from torch import nn
+
+from .models import build_model
 from .train import History
 
 FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
@@ -38,14 +42,16 @@ class Run:
     """A trained run: its config, model, loss history (long format) and metrics table."""
 
     config: RunConfig
-    model: ToyModel
+    model: nn.Module
     history: pd.DataFrame
     metrics: pd.DataFrame | None = None
     path: Path | None = None
 
     @property
     def W(self) -> torch.Tensor:
-        return self.model.W.detach()
+        """Feature directions in the hidden layer, `[n_instances, n_features, n_hidden]` (W1 for the abs model)."""
+        weights = self.model.weights()
+        return weights["W"] if "W" in weights else weights["W1"]
 
     @property
     def b(self) -> torch.Tensor | None:

@@ -3,9 +3,10 @@
 from .base import Claim, Experiment, Findings
 from .correlated import CORRELATED
 from .geometry import GEOMETRY
+from .neurons import NEURONS
 from .phase import PHASE
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
-EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED]
+EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS]
 
 __all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..config import RunConfig
+from .neuron import ComputationModel, NeuronModel, abs_construction
 from .toy import ToyModel
 
-MODEL_KINDS = ("linear", "relu")
+MODEL_KINDS = ("linear", "relu", "neuron", "abs")
 
 
-def build_model(config: RunConfig, generator: torch.Generator | None = None) -> ToyModel:
+def build_model(config: RunConfig, generator: torch.Generator | None = None) -> nn.Module:
     """The model a run config describes, initialised from `generator`, on the config's device."""
-    return ToyModel(
-        config.model,
-        n_features=config.data.n_features,
-        n_instances=config.data.n_instances,
-        generator=generator,
-        device=config.train.device,
-    )
+    m, d, device = config.model, config.data, config.train.device
+    if m.kind in ("linear", "relu"):
+        return ToyModel(m, n_features=d.n_features, n_instances=d.n_instances, generator=generator, device=device)
+    cls = NeuronModel if m.kind == "neuron" else ComputationModel
+    model = cls(d.n_features, m.n_hidden, d.n_instances, generator=generator, device=device, bias=m.bias)
+    if m.init == "zeros":
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+    return model
 
 
-__all__ = ["MODEL_KINDS", "ToyModel", "build_model"]
+__all__ = ["MODEL_KINDS", "ComputationModel", "NeuronModel", "ToyModel", "abs_construction", "build_model"]
