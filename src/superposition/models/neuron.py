@@ -22,15 +22,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .toy import weighted_mse
-
-
-def _xavier(
-    shape: tuple[int, int, int], generator: torch.Generator | None, device: str | torch.device
-) -> Float[Tensor, "inst a b"]:
-    # xavier-normal per instance: std = sqrt(2 / (fan_in + fan_out)) of each [a, b] matrix, as ToyModel.
-    std = (2.0 / (shape[1] + shape[2])) ** 0.5
-    return torch.empty(shape, device=device).normal_(0.0, std, generator=generator)
+from .toy import check_sizes, weighted_mse, xavier_normal
 
 
 def _check_shape(name: str, t: Tensor | None, shape: tuple[int, ...], meaning: str) -> None:
@@ -56,12 +48,9 @@ class NeuronModel(nn.Module):
         bias: bool = True,
     ):
         super().__init__()
-        if min(n_features, n_hidden, n_instances) <= 0:
-            raise ConfigError(
-                f"sizes must be positive, got n_features={n_features}, n_hidden={n_hidden}, n_instances={n_instances}"
-            )
+        check_sizes(n_features, n_hidden, n_instances)
         self.n_features, self.n_hidden, self.n_instances = n_features, n_hidden, n_instances
-        self.W = nn.Parameter(_xavier((n_instances, n_features, n_hidden), generator, device))
+        self.W = nn.Parameter(xavier_normal((n_instances, n_features, n_hidden), generator, device))
         self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if bias else None
 
     @classmethod
@@ -149,13 +138,10 @@ class ComputationModel(nn.Module):
         bias: bool = True,
     ):
         super().__init__()
-        if min(n_features, n_hidden, n_instances) <= 0:
-            raise ConfigError(
-                f"sizes must be positive, got n_features={n_features}, n_hidden={n_hidden}, n_instances={n_instances}"
-            )
+        check_sizes(n_features, n_hidden, n_instances)
         self.n_features, self.n_hidden, self.n_instances = n_features, n_hidden, n_instances
-        self.W1 = nn.Parameter(_xavier((n_instances, n_features, n_hidden), generator, device))
-        self.W2 = nn.Parameter(_xavier((n_instances, n_hidden, n_features), generator, device))
+        self.W1 = nn.Parameter(xavier_normal((n_instances, n_features, n_hidden), generator, device))
+        self.W2 = nn.Parameter(xavier_normal((n_instances, n_hidden, n_features), generator, device))
         self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if bias else None
 
     @classmethod

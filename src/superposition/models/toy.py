@@ -17,6 +17,21 @@ from ..config import ToyModelConfig
 from ..errors import ConfigError
 
 
+def xavier_normal(
+    shape: tuple[int, int, int], generator: torch.Generator | None, device: str | torch.device
+) -> Float[Tensor, "inst a b"]:
+    """Xavier-normal per instance (as the paper's code): std = sqrt(2 / (fan_in + fan_out)) of each [a, b] matrix."""
+    std = (2.0 / (shape[1] + shape[2])) ** 0.5
+    return torch.empty(shape, device=device).normal_(0.0, std, generator=generator)
+
+
+def check_sizes(n_features: int, n_hidden: int, n_instances: int) -> None:
+    if min(n_features, n_hidden, n_instances) <= 0:
+        raise ConfigError(
+            f"sizes must be positive, got n_features={n_features}, n_hidden={n_hidden}, n_instances={n_instances}"
+        )
+
+
 class ToyModel(nn.Module):
     """Toy autoencoder for `n_instances` independent copies, trained together as one batch.
 
@@ -47,12 +62,9 @@ class ToyModel(nn.Module):
         self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if config.bias else None
 
     def _init(self, shape: tuple[int, int, int], generator: torch.Generator | None, device) -> Tensor:
-        w = torch.empty(shape, device=device)
         if self.config.init == "zeros":
-            return w.zero_()
-        # xavier-normal per instance: std = sqrt(2 / (fan_in + fan_out)) of each [n_features, n_hidden] matrix.
-        std = (2.0 / (shape[1] + shape[2])) ** 0.5
-        return w.normal_(0.0, std, generator=generator)
+            return torch.zeros(shape, device=device)
+        return xavier_normal(shape, generator, device)
 
     @classmethod
     def from_weights(
