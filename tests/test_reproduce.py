@@ -88,6 +88,13 @@ def test_reproduce_writes_report_and_claims(tmp_path, only_tiny):
     assert "a note for the reader" in page
 
 
+def test_json_prints_the_claims_document(tmp_path, only_tiny):
+    result = runner.invoke(app, ["reproduce", "--quick", "--json", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0
+    doc = json.loads(result.output)
+    assert doc == json.loads((tmp_path / "r" / "claims.json").read_text())
+
+
 def test_strict_exits_1_when_a_claim_is_not_reproduced(tmp_path, only_tiny):
     result = runner.invoke(app, ["reproduce", "--quick", "--quiet", "--strict", "--out", str(tmp_path / "r")])
     assert result.exit_code == 1

@@ -264,6 +264,7 @@ def reproduce(
     out: Path = typer.Option(Path("reports/superposition"), "--out", help="Report directory."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any claim is not reproduced."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    as_json: bool = typer.Option(False, "--json", help="Print claims.json's content instead of a summary line."),
 ) -> None:
     """Train the literature's experiments, check their claims, write OUT/index.html and OUT/claims.json."""
     import time
@@ -278,6 +279,7 @@ def reproduce(
             raise ConfigError(f"--out {out} exists and is not a directory")
     except SuperpositionError as e:
         _fail(str(e))
+    quiet = quiet or as_json
     say = (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
     start = time.perf_counter()
     sections = []
@@ -289,8 +291,11 @@ def reproduce(
         say(f"  {sum(verdicts)} of {len(verdicts)} claims reproduced ({section.seconds:.1f} s)")
     doc = write_report(out, sections, quick, time.perf_counter() - start)
     s = doc["summary"]
-    typer.echo(f"wrote {out / 'index.html'} and {out / 'claims.json'}: "
-               f"{s['reproduced']} of {s['claims']} claims reproduced")
+    if as_json:
+        typer.echo(json.dumps(_json_safe(doc), indent=2))
+    else:
+        typer.echo(f"wrote {out / 'index.html'} and {out / 'claims.json'}: "
+                   f"{s['reproduced']} of {s['claims']} claims reproduced")
     if strict and s["not_reproduced"]:
         raise typer.Exit(1)
 
