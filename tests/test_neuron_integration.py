@@ -31,7 +31,7 @@ def test_cli_trains_the_abs_model_on_signed_inputs_with_abs_targets(tmp_path):
     neurons = analysis["instances"][0]["neurons"]
     assert neurons["monosemantic"] + neurons["polysemantic"] + neurons["dead"] == 12
     result = runner.invoke(app, ["plot", str(out), "--out", str(tmp_path / "abs.html")])
-    assert result.exit_code == 0 and "Neurons, sorted by" in (tmp_path / "abs.html").read_text()
+    assert result.exit_code == 0 and "Neurons, sorted by their largest" in (tmp_path / "abs.html").read_text()
 
 
 def test_neuron_figure_counts_polysemantic_neurons_and_names_the_model():

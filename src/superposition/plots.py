@@ -459,7 +459,10 @@ def neurons(run: Run, instances: Sequence[int] | None = None, max_cols: int = 1)
         f"{instance_label(run.config, k)} · {labels[k].count('polysemantic')} of {n_hidden} neurons polysemantic"
         for k in chosen
     ]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.12 / max(rows, 1))
+    # Gaps in pixels: room for the rotated neuron labels and the next panel's title.
+    panel_px, gap_px = 300, 110
+    height = (panel_px + gap_px) * rows + 120
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=gap_px / height)
     lo, hi = float(importance.min()), float(importance.max())
     for i, k in enumerate(chosen):
         row, col = _cell(i, cols)
@@ -483,9 +486,9 @@ def neurons(run: Run, instances: Sequence[int] | None = None, max_cols: int = 1)
         fig.update_yaxes(title="input weight" if col == 1 else None, row=row, col=col)
     fig.update_layout(
         barmode="relative", template=TEMPLATE,
-        title=_figure_title("Neurons, sorted by the importance of their largest feature", run.config,
-                            "bars: each feature's input weight, coloured by importance"),
-        width=max(700, 18 * n_hidden * cols + 200), height=300 * rows + 160,
+        title=_figure_title("Neurons, sorted by their largest feature's importance", run.config,
+                            "input weights, coloured by importance"),
+        width=max(700, 18 * n_hidden * cols + 200), height=height,
     )
     return fig
 
