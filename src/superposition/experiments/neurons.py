@@ -167,7 +167,8 @@ def neuron_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         + ", ".join(f"{fmt(p)}: {b} / {o}" for p, b, o in zip(DENSITIES, both, one))
         + ". A model computing only ReLU(x) or ReLU(-x) of a feature loses half of it: where the ratio is far "
         "above 1, training settled in that one-sided local minimum (we saw it at lr 1e-3 to 3e-2, with Adam, at "
-        "batch 4096 and after 30,000 steps).",
+        "batch 4096 and after 30,000 steps). Starting from non-negative output weights avoids it at 1-S = 0.3 and "
+        "0.1 but does worse when dense (see the README).",
     ))
 
     motifs = find_asymmetric_inhibition(disc.W, disc.model.W2.detach(), disc.b)
