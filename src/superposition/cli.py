@@ -54,7 +54,10 @@ def _json_safe(value: Any) -> Any:
 def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]):
     from .config import RunConfig, load_config, validate
 
-    base = load_config(config_file).model_dump() if config_file else RunConfig().model_dump()
+    loaded = load_config(config_file) if config_file else RunConfig()
+    if not isinstance(loaded, RunConfig):
+        raise ConfigError(f"{config_file} is a {loaded.family} config; train it with `superposition {loaded.family} train`")
+    base = loaded.model_dump()
     for section, values in overrides.items():
         base[section].update({k: v for k, v in values.items() if v is not None})
     flags = overrides["data"]
@@ -298,6 +301,119 @@ def reproduce(
                    f"{s['reproduced']} of {s['claims']} claims reproduced")
     if strict and s["not_reproduced"]:
         raise typer.Exit(1)
+
+
+modadd_app = typer.Typer(
+    no_args_is_help=True,
+    help="Modular addition with a bilinear layer: train, then measure frequencies, mixing and sparsity.",
+)
+app.add_typer(modadd_app, name="modadd")
+
+
+@modadd_app.command("train")
+def modadd_train(
+    out: Path = typer.Option(..., "--out", help="Run directory to write."),
+    config: Optional[Path] = typer.Option(None, "--config", help="JSON modadd run config; flags override it."),
+    p: Optional[int] = typer.Option(None, "--p", help="The modulus (odd; default 113)."),
+    train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="Share of pairs trained on (0.3)."),
+    split_seed: Optional[int] = typer.Option(None, "--split-seed", help="Seed of the train/test split (0)."),
+    kind: Optional[str] = typer.Option(None, "--model", help="bilinear (default) or relu (the original MLP)."),
+    d_embed: Optional[int] = typer.Option(None, "--d-embed", help="Embedding width (4)."),
+    n_hidden: Optional[int] = typer.Option(None, "--n-hidden", help="Hidden units (16)."),
+    instances: Optional[int] = typer.Option(None, "--instances", help="Independent initialisations trained together."),
+    bias: Optional[bool] = typer.Option(None, "--bias/--no-bias"),
+    layer_norm: Optional[bool] = typer.Option(None, "--layer-norm/--no-layer-norm"),
+    loss: Optional[str] = typer.Option(None, "--loss", help="ce (default) or mse."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Full-batch steps (20000)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (3e-3)."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="AdamW weight decay (0.1)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="constant, linear, cosine, warmup_cosine."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Initialisation seed (0)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the per-instance summary as JSON."),
+) -> None:
+    """Train bilinear modular-addition models (full batch, AdamW) and save the run directory with its metrics."""
+    try:
+        from .config import ModAddRunConfig, load_config, parse_run_config
+
+        loaded = load_config(config) if config else ModAddRunConfig()
+        if not isinstance(loaded, ModAddRunConfig):
+            raise ConfigError(f"{config} is a {loaded.family} config; train it with `superposition train`")
+        base = loaded.model_dump()
+        overrides = {
+            "data": dict(p=p, train_fraction=train_fraction, split_seed=split_seed),
+            "model": dict(kind=kind, d_embed=d_embed, n_hidden=n_hidden, n_instances=instances, bias=bias,
+                          layer_norm=layer_norm, loss=loss),
+            "train": dict(steps=steps, lr=lr, weight_decay=weight_decay, schedule=schedule, seed=seed,
+                          device=device, threads=threads),
+        }
+        for section, values in overrides.items():
+            base[section].update({k: v for k, v in values.items() if v is not None})
+        cfg = parse_run_config(base)
+        if out.exists() and not overwrite:
+            raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
+        from .lab import train_run
+
+        run = train_run(cfg, out, progress=not quiet and not as_json)
+    except SuperpositionError as e:
+        _fail(str(e))
+    rows = run.metrics.to_dict(orient="records")
+    if as_json:
+        typer.echo(json.dumps(_json_safe({"run": str(out), "instances": rows}), indent=2))
+    else:
+        accs = ", ".join(f"{r['test_accuracy']:.3f}" for r in rows)
+        typer.echo(f"saved {out} ({cfg.model.n_instances} instances, test accuracy per instance: {accs})")
+
+
+@modadd_app.command("analyze")
+def modadd_analyze(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `superposition modadd train`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
+) -> None:
+    """Accuracy, loss, embedding frequencies per column, mixing, and the sparsity of L and R before and after
+    unmixing, per instance."""
+    try:
+        from .lab import analyze as analyze_run
+        from .runs import load_run
+
+        run = load_run(run_dir, device="cpu")
+        if run.config.family != "modadd":
+            raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition analyze`")
+        table = analyze_run(run)
+    except SuperpositionError as e:
+        _fail(str(e))
+    rows = table.to_dict(orient="records")
+    final = run.final_loss()
+    for row, loss in zip(rows, final):
+        row["final_logged_loss"] = loss
+    if as_json:
+        typer.echo(json.dumps(_json_safe({"run": str(run_dir), "config": run.config.model_dump(mode="json"),
+                                          "instances": rows}), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    m = run.config.model
+    t = Table(title=f"{run_dir} ({m.kind}, p={run.config.data.p}, d={m.d_embed}, hidden={m.n_hidden}, "
+                    f"wd={run.config.train.resolved_weight_decay})")
+    columns = [("instance", "instance", "{}"), ("test acc", "test_accuracy", "{:.4f}"),
+               ("train loss", "train_loss", "{:.3g}"), ("test loss", "test_loss", "{:.3g}"),
+               ("frequencies per column (share)", "column_frequencies", "{}"),
+               ("freqs/col", "freqs_per_column", "{:.2f}"), ("L,R Hoyer", "hidden_hoyer", "{:.2f}"),
+               ("unmixed Hoyer", "unmixed_hidden_hoyer", "{:.2f}"), ("median|L,R|·λ", "hidden_median_abs_x_wd", "{:.2f}"),
+               ("rounding Δloss", "rounded_binary_loss_change", "{:+.3g}")]
+    columns = [c for c in columns if c[1] in table.columns]
+    for title, _, _ in columns:
+        t.add_column(title)
+    for row in rows:
+        t.add_row(*(fmt.format(row[key]) for _, key, fmt in columns))
+    console.print(t)
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """Validated configurations (pydantic v2, unknown keys rejected).
 
-A run is described by one `RunConfig`: the synthetic features (`DataConfig`, the paper's sparsity S = 1 - p and
-importance I_i), the model (`ToyModelConfig`) and the optimisation (`TrainConfig`). Every bad value raises a
-`ConfigError` whose one-line message names the field.
+A toy-model run is described by one `RunConfig`: the synthetic features (`DataConfig`, the paper's sparsity
+S = 1 - p and importance I_i), the model (`ToyModelConfig`) and the optimisation (`TrainConfig`). A modular-addition
+run is a `ModAddRunConfig` (`ModAddDataConfig`, `ModAddModelConfig`, the same `TrainConfig`). Each config names its
+`family`, so a run directory's `config.json` says which kind of run it holds (`parse_run_config`). Every bad value
+raises a `ConfigError` whose one-line message names the field.
 """
 
 from __future__ import annotations
@@ -172,8 +174,10 @@ class TrainConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    """Everything that determines a run: data, model and training. Saved as `config.json` in the run directory."""
+    """Everything that determines a toy-model run: data, model and training. Saved as `config.json` in the run
+    directory (a file without `family` is a toy run, as written before families existed)."""
 
+    family: Literal["toy"] = "toy"
     format_version: int = FORMAT_VERSION
     data: DataConfig = Field(default_factory=DataConfig)
     model: ToyModelConfig = Field(default_factory=ToyModelConfig)
@@ -187,6 +191,80 @@ class RunConfig(_Strict):
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+class ModAddDataConfig(_Strict):
+    """All pairs (a, b) of Z_p labelled (a + b) mod p, split once into a training fraction and a test remainder
+    (seeded by `split_seed`). p must be odd (the real Fourier basis used by the analysis); a prime p makes the
+    frequency solution exact."""
+
+    p: int = Field(113, ge=3)
+    train_fraction: float = Field(0.3, gt=0, le=1)
+    split_seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModAddDataConfig":
+        if self.p % 2 == 0:
+            raise ValueError(f"p must be odd (the Fourier analysis uses the real basis of odd p), got {self.p}")
+        return self
+
+
+class ModAddModelConfig(_Strict):
+    """The embedded MLP for modular addition: embedding `d_embed`, a bilinear (or ReLU) hidden layer of `n_hidden`
+    units, an unembedding to p logits. `n_instances` copies train together, each from its own initialisation
+    (several seeds in one run). `loss` is cross-entropy or squared error to the one-hot label."""
+
+    kind: Literal["bilinear", "relu"] = "bilinear"
+    d_embed: int = Field(4, gt=0)
+    n_hidden: int = Field(16, gt=0)
+    n_instances: int = Field(1, gt=0)
+    bias: bool = False
+    layer_norm: bool = False
+    loss: Literal["ce", "mse"] = "ce"
+
+
+# Full-batch AdamW with the grokking literature's betas; batch_size is unused (every step sees all pairs).
+MODADD_TRAIN_DEFAULTS: dict[str, Any] = dict(
+    steps=20_000, batch_size=1, lr=3e-3, optimizer="adamw", weight_decay=0.1, betas=(0.9, 0.98)
+)
+
+
+class ModAddRunConfig(_Strict):
+    """Everything that determines a modular-addition run. Saved as `config.json` with `family: "modadd"`."""
+
+    family: Literal["modadd"] = "modadd"
+    format_version: int = FORMAT_VERSION
+    data: ModAddDataConfig = Field(default_factory=ModAddDataConfig)
+    model: ModAddModelConfig = Field(default_factory=ModAddModelConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(**MODADD_TRAIN_DEFAULTS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _train_defaults(cls, data: Any) -> Any:
+        # A partial `train` section keeps this family's defaults for the keys it leaves out.
+        if isinstance(data, dict) and isinstance(data.get("train"), dict):
+            data = {**data, "train": {**MODADD_TRAIN_DEFAULTS, **data["train"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModAddRunConfig":
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(f"format_version {self.format_version} is not supported (this library reads {FORMAT_VERSION})")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+FAMILIES: dict[str, type[BaseModel]] = {"toy": RunConfig, "modadd": ModAddRunConfig}
+
+
+def parse_run_config(data: Any) -> Any:
+    """The run config of the family `data["family"]` names (toy when absent); raises ConfigError."""
+    family = data.get("family", "toy") if isinstance(data, dict) else "toy"
+    if family not in FAMILIES:
+        raise ConfigError(f"invalid config: family must be one of {sorted(FAMILIES)}, got {family!r}")
+    return validate(FAMILIES[family], data)
 
 
 def one_line(err: ValidationError) -> str:
@@ -212,8 +290,8 @@ def make_config(**sections: Any) -> RunConfig:
     return validate(RunConfig, {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in sections.items()})
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a RunConfig from a JSON file."""
+def load_config(path: str | Path) -> Any:
+    """Read a run config (of any family; see `parse_run_config`) from a JSON file."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -221,4 +299,4 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"config file not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
-    return validate(RunConfig, data)
+    return parse_run_config(data)

@@ -1,4 +1,5 @@
-"""The laboratory's front door: train a configured sweep of toy models, measure it, keep it on disk.
+"""The laboratory's front door: train a configured run (a sweep of toy models, or modular-addition models),
+measure it, keep it on disk.
 
 >>> from superposition import make_config, train_run
 >>> cfg = make_config(data=dict(n_features=5, feature_probability=[1.0, 0.03], importance_decay=0.9),
@@ -16,20 +17,35 @@ import pandas as pd
 import torch
 
 from .analysis.table import feature_table
-from .config import RunConfig
+from .config import ModAddRunConfig, RunConfig
 from .data import FeatureData
+from .data.modadd import ModAddData
 from .models import build_model
 from .runs import Run, history_frame, save_run
 from .train import Hook, train
 
 
+def build_data(config: RunConfig | ModAddRunConfig, device: str = "cpu") -> FeatureData | ModAddData:
+    """The data source a run config describes (modular-addition splits are seeded by `data.split_seed`)."""
+    if isinstance(config, ModAddRunConfig):
+        d = config.data
+        return ModAddData(d.p, d.train_fraction, seed=d.split_seed, device=device)
+    return FeatureData(config.data, device=device)
+
+
 def analyze(run: Run) -> pd.DataFrame:
-    """The metrics table of a run (one row per instance x feature) with each feature's geometric structure."""
+    """The metrics table of a run: for toy models one row per instance x feature with each feature's geometric
+    structure; for modular addition one row per instance (`superposition.analysis.modadd.summarize`)."""
+    if isinstance(run.config, ModAddRunConfig):
+        from .analysis.modadd import summarize
+
+        data = build_data(run.config, device=str(run.model.embed.device))
+        return summarize(run.model, data, run.config.train.resolved_weight_decay)
     return feature_table(run.W, run.b, run.config.data)
 
 
 def train_run(
-    config: RunConfig,
+    config: RunConfig | ModAddRunConfig,
     out: str | Path | None = None,
     *,
     progress: bool = True,
@@ -47,8 +63,13 @@ def train_run(
         raise ConfigError(f"train.device is {device!r} but CUDA is not available on this machine")
     init = torch.Generator(device=device).manual_seed(config.train.seed)
     model = build_model(config, generator=init)
-    data = FeatureData(config.data, device=device)
-    label = description or f"{config.model.kind} n={config.data.n_features} m={config.model.n_hidden}"
+    data = build_data(config, device=device)
+    if description:
+        label = description
+    elif isinstance(config, ModAddRunConfig):
+        label = f"{config.model.kind} p={config.data.p} d={config.model.d_embed} hidden={config.model.n_hidden}"
+    else:
+        label = f"{config.model.kind} n={config.data.n_features} m={config.model.n_hidden}"
     history = train(model, data, config.train, hooks=hooks, progress=progress, description=label)
     run = Run(config=config, model=model, history=history_frame(history))
     run.metrics = analyze(run)

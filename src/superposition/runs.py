@@ -1,13 +1,16 @@
 """Run directories: a trained sweep on disk, saved atomically and loaded back without pickle.
 
     RUN_DIR/
-      config.json           the full RunConfig (with format_version)
-      weights.safetensors   W [n_instances, n_features, n_hidden], b [n_instances, n_features],
+      config.json           the full run config (with `family` and format_version)
+      weights.safetensors   toy: W [n_instances, n_features, n_hidden], b [n_instances, n_features],
                             W_dec [n_instances, n_hidden, n_features] (untied models only);
                             the abs model stores W1 [n_instances, n_features, n_hidden],
-                            W2 [n_instances, n_hidden, n_features] and b
+                            W2 [n_instances, n_hidden, n_features] and b;
+                            modadd: embed [n_instances, p, d_embed], L, R [n_instances, n_hidden, 2 d_embed]
+                            (W for the ReLU variant), U [n_instances, p, n_hidden], biases when on
       history.csv           step, instance, loss (per-instance loss averaged over each logging window)
-      metrics.csv           one row per instance x feature (norms, superposition, dimensionality, geometry ...)
+      metrics.csv           toy: one row per instance x feature (norms, superposition, dimensionality, geometry ...);
+                            modadd: one row per instance (accuracy, loss, frequencies, mixing, sparsity)
 
 Saving writes a complete sibling directory first and then swaps it in, so a run killed while saving leaves the
 previous files intact.
@@ -27,7 +30,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import FORMAT_VERSION, RunConfig, validate
+from .config import FORMAT_VERSION, ModAddRunConfig, RunConfig, parse_run_config
 from .errors import RunDirError
 from torch import nn
 
@@ -41,7 +44,7 @@ FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
 class Run:
     """A trained run: its config, model, loss history (long format) and metrics table."""
 
-    config: RunConfig
+    config: RunConfig | ModAddRunConfig
     model: nn.Module
     history: pd.DataFrame
     metrics: pd.DataFrame | None = None
@@ -50,12 +53,15 @@ class Run:
     @property
     def W(self) -> torch.Tensor:
         """Feature directions in the hidden layer, `[n_instances, n_features, n_hidden]` (W1 for the abs model)."""
+        if self.config.family != "toy":
+            raise RunDirError(f"{self.path or 'this run'} is a {self.config.family} run, which has no feature matrix W")
         weights = self.model.weights()
         return weights["W"] if "W" in weights else weights["W1"]
 
     @property
     def b(self) -> torch.Tensor | None:
-        return None if self.model.b is None else self.model.b.detach()
+        b = getattr(self.model, "b", None)
+        return None if b is None else b.detach()
 
     def final_loss(self) -> list[float]:
         """Per-instance loss in the last logged window."""
@@ -125,7 +131,7 @@ def load_run(path: str | Path, device: str | None = None) -> Run:
         raw = json.loads((path / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RunDirError(f"{path / 'config.json'} is corrupt: {e}") from None
-    config: RunConfig = validate(RunConfig, raw)
+    config = parse_run_config(raw)
     if device is not None:
         config = config.model_copy(update={"train": config.train.model_copy(update={"device": device})})
     try:

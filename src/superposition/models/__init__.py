@@ -5,16 +5,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import RunConfig
+from ..config import ModAddRunConfig, RunConfig
+from .bilinear import BilinearModAdd
 from .neuron import ComputationModel, NeuronModel, abs_construction
 from .toy import ToyModel
 
 MODEL_KINDS = ("linear", "relu", "neuron", "abs")
 
 
-def build_model(config: RunConfig, generator: torch.Generator | None = None) -> nn.Module:
+def build_model(config: RunConfig | ModAddRunConfig, generator: torch.Generator | None = None) -> nn.Module:
     """The model a run config describes, initialised from `generator`, on the config's device."""
     m, d, device = config.model, config.data, config.train.device
+    if isinstance(config, ModAddRunConfig):
+        return BilinearModAdd(
+            d.p, m.d_embed, m.n_hidden, m.n_instances, generator=generator, device=device, bias=m.bias,
+            layer_norm=m.layer_norm, activation=m.kind, loss_kind=m.loss,
+        )
     if m.kind in ("linear", "relu"):
         return ToyModel(m, n_features=d.n_features, n_instances=d.n_instances, generator=generator, device=device)
     cls = NeuronModel if m.kind == "neuron" else ComputationModel
@@ -26,4 +32,4 @@ def build_model(config: RunConfig, generator: torch.Generator | None = None) -> 
     return model
 
 
-__all__ = ["MODEL_KINDS", "ComputationModel", "NeuronModel", "ToyModel", "abs_construction", "build_model"]
+__all__ = ["MODEL_KINDS", "BilinearModAdd", "ComputationModel", "NeuronModel", "ToyModel", "abs_construction", "build_model"]

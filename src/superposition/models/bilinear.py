@@ -168,6 +168,64 @@ class BilinearModAdd(nn.Module):
         logits = self.logits(batch.a, batch.b)
         return logits_loss(logits, batch.labels, self.loss_kind)
 
+    def loss_and_grads(self, batch) -> tuple[Float[Tensor, "inst"], list[Tensor]]:
+        """The per-instance loss and the gradients of its sum, in `parameters()` order, for the trainer.
+
+        Bilinear models without layer norm get hand-written gradients: L x splits into L_a E[a] + L_b E[b], so the
+        four products E L_a^T, E R_a^T, E L_b^T, E R_b^T are formed once per residue (p rows, not p² pairs), and
+        the softmax gradient is built in place (autograd's log-softmax backward zero-fills a [inst, pairs, p]
+        tensor). Other variants use autograd.
+        """
+        params = list(self.parameters())
+        if self.activation != "bilinear" or self.layer_norm:
+            with torch.enable_grad():
+                loss = self.loss(batch)
+                grads = torch.autograd.grad(loss.sum(), params)
+            return loss.detach(), list(grads)
+        with torch.no_grad():
+            H, d = self.n_hidden, self.d_embed
+            a, b, labels = batch.a, batch.b, batch.labels
+            n = a.shape[0]
+            # rows of W4: L_a, R_a (read E[a]) then L_b, R_b (read E[b])
+            W4 = torch.cat([self.L[..., :d], self.R[..., :d], self.L[..., d:], self.R[..., d:]], dim=1)
+            P = torch.bmm(self.embed, W4.transpose(1, 2))  # [inst, p, 4H]
+            X = P[:, a, : 2 * H] + P[:, b, 2 * H :]  # [inst, n, 2H] = [L x, R x]
+            if self.bias:
+                X += torch.cat([self.bL, self.bR], dim=1)[:, None, :]
+            Lx, Rx = X[..., :H], X[..., H:]
+            h = Lx * Rx
+            logits = _affine(h, self.U, self.bU)
+            idx = labels.expand(logits.shape[0], -1)[..., None]
+            if self.loss_kind == "ce":
+                # G = softmax - onehot, with the label's entry -(sum of the other probabilities) computed from
+                # the small terms, so that a loss of 1e-7 is not lost to float32's rounding of 1 - p_label
+                G = torch.softmax(logits, dim=-1)
+                G.scatter_(-1, idx, 0.0)
+                others = G.sum(-1, keepdim=True)
+                loss = -torch.log1p(-others[..., 0].clamp_max(1 - 1e-7)).mean(-1)
+                G.scatter_(-1, idx, -others)
+                scale = 1.0 / n
+            else:
+                G = logits
+                G.scatter_add_(-1, idx, torch.full_like(idx, -1.0, dtype=G.dtype))
+                loss = G.square().sum(-1).mean(-1)
+                scale = 2.0 / n
+            dU = torch.bmm(G.transpose(1, 2), h).mul_(scale)
+            dh = torch.bmm(G, self.U).mul_(scale)
+            dX = torch.cat([dh * Rx, dh * Lx], dim=-1)  # [inst, n, 2H]
+            dP = torch.zeros_like(P)
+            dP[..., : 2 * H].index_add_(1, a, dX)
+            dP[..., 2 * H :].index_add_(1, b, dX)
+            dW4 = torch.bmm(dP.transpose(1, 2), self.embed)  # [inst, 4H, d]
+            dE = torch.bmm(dP, W4)
+            dL = torch.cat([dW4[:, :H], dW4[:, 2 * H : 3 * H]], dim=-1)
+            dR = torch.cat([dW4[:, H : 2 * H], dW4[:, 3 * H :]], dim=-1)
+            grads = {"embed": dE, "L": dL, "R": dR, "U": dU}
+            if self.bias:
+                grads.update(bL=dX[..., :H].sum(1), bR=dX[..., H:].sum(1), bU=G.sum(1) * scale)
+        by_id = {id(getattr(self, k)): g for k, g in grads.items()}
+        return loss, [by_id[id(p)] for p in params]
+
     @torch.no_grad()
     def accuracy(self, batch) -> Float[Tensor, "inst"]:
         """Share of the batch's pairs whose largest logit is the label, per instance."""
