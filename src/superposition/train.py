@@ -179,7 +179,9 @@ def train(
             if analytic is not None:
                 loss, grads = analytic(batch)
                 for p, g in zip(params, grads):
-                    p.grad = g
+                    # the fused kernel assumes a gradient laid out like its parameter (autograd.grad may return
+                    # a transposed view, which silently corrupts the update)
+                    p.grad = g if g.stride() == p.stride() else g.contiguous()
             else:
                 loss = loss_fn(model, batch)
                 optimizer.zero_grad()

@@ -186,3 +186,49 @@ def round_weights(
         w[name] = torch.sign(t) * keep.view_as(t) * c[:, None, None]
     rounded = BilinearModAdd.from_weights(w, layer_norm=model.layer_norm, loss_kind=model.loss_kind)
     return rounded, rounded.loss(batch) - model.loss(batch)
+
+
+WEIGHT_NAMES = ("embed", "L", "R", "W", "U")
+
+
+@torch.no_grad()
+def rescale(model: BilinearModAdd, budget: Literal["max", "l2"], targets: float | dict[str, float]) -> BilinearModAdd:
+    """The model with each weight matrix (embed, L, R or W, U; biases untouched) scaled, per instance, so that its
+    largest |entry| (`budget="max"`, the bound AdamW's decay imposes: |θ| ≲ 1/λ) or its Frobenius norm (`"l2"`,
+    the quantity L2 weight decay penalises) equals the target: one number for all matrices, or one per name."""
+    if budget not in ("max", "l2"):
+        raise ConfigError(f"budget must be 'max' or 'l2', got {budget!r}")
+    w = dict(model.weights())
+    for name in WEIGHT_NAMES:
+        if name not in w:
+            continue
+        t = w[name]
+        size = t.abs().flatten(1).amax(1) if budget == "max" else t.flatten(1).norm(dim=1)
+        target = targets if isinstance(targets, (int, float)) else targets[name]
+        w[name] = t * (target / size)[:, None, None]
+    return BilinearModAdd.from_weights(w, layer_norm=model.layer_norm, loss_kind=model.loss_kind)
+
+
+def weight_sizes(model: BilinearModAdd, budget: Literal["max", "l2"]) -> dict[str, Float[Tensor, "inst"]]:
+    """Largest |entry| or Frobenius norm of each weight matrix, per instance."""
+    out = {}
+    for name, t in model.weights().items():
+        if name in WEIGHT_NAMES:
+            out[name] = t.abs().flatten(1).amax(1) if budget == "max" else t.flatten(1).norm(dim=1)
+    return out
+
+
+@torch.no_grad()
+def logit_margin(model: BilinearModAdd, batch) -> Float[Tensor, "inst"]:
+    """Mean over the batch's pairs of (correct logit − largest other logit); positive means correct."""
+    logits = model.logits(batch.a, batch.b)
+    idx = batch.labels.expand(logits.shape[0], -1)[..., None]
+    correct = logits.gather(-1, idx)[..., 0]
+    others = logits.scatter(-1, idx, float("-inf")).amax(-1)
+    return (correct - others).mean(-1)
+
+
+def random_orthogonal(d: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> Float[Tensor, "d d"]:
+    """A Haar-random orthogonal matrix (QR of a Gaussian matrix with the signs of R's diagonal fixed)."""
+    Q, R = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+    return (Q * torch.sign(torch.diagonal(R))).to(dtype)

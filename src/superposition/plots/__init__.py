@@ -32,13 +32,13 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .analysis.geometry import FRACTIONS
-from .analysis.metrics import wtw
-from .analysis.table import feature_table
-from .config import RunConfig
-from .errors import SuperpositionError
-from .files import atomic_write_text
-from .runs import Run
+from ..analysis.geometry import FRACTIONS
+from ..analysis.metrics import wtw
+from ..analysis.table import feature_table
+from ..config import RunConfig
+from ..errors import SuperpositionError
+from ..files import atomic_write_text
+from ..runs import Run
 
 # Most important features drawn darkest, so they stand out on the white background.
 IMPORTANCE_SCALE = "Viridis_r"
@@ -60,8 +60,12 @@ MODEL_NAMES = {
 }
 
 
-def run_title(config: RunConfig) -> str:
+def run_title(config) -> str:
     """One line describing a run, e.g. 'ReLU output model · n=5 features, m=2 hidden · 10 instances · importance 0.9^i'."""
+    if config.family == "modadd":
+        from .modadd import modadd_title
+
+        return modadd_title(config)
     data, model = config.data, config.model
     kind = MODEL_NAMES[model.kind]
     n_inst = data.n_instances
@@ -96,8 +100,11 @@ def _importance_text(config: RunConfig) -> str:
     return "importance given per feature"
 
 
-def instance_label(config: RunConfig, instance: int) -> str:
-    """The feature probability of one instance, e.g. '1−S = 0.2' (or 'mean 1−S = 0.2' when features differ)."""
+def instance_label(config, instance: int) -> str:
+    """The feature probability of one instance, e.g. '1−S = 0.2' (or 'mean 1−S = 0.2' when features differ);
+    for modular addition, which initialisation it is."""
+    if config.family == "modadd":
+        return f"init {instance}"
     p = config.data.probability()[instance]
     if bool((p == p[0]).all()):
         return f"1−S = {float(p[0]):.3g}"
@@ -114,6 +121,8 @@ def _figure_title(name: str, config: RunConfig, note: str = "") -> str:
 
 def _check(run: Run) -> None:
     """Refuse a run whose weights disagree with its config: every title would then describe the wrong model."""
+    if run.config.family != "toy":
+        return  # load_run already checked every tensor's shape against the config
     want = (run.config.data.n_instances, run.config.data.n_features, run.config.model.n_hidden)
     got = tuple(run.W.shape)
     if got != want:
@@ -123,7 +132,7 @@ def _check(run: Run) -> None:
 
 
 def _instances(run: Run, instances: Sequence[int] | None) -> list[int]:
-    n = run.config.data.n_instances
+    n = run.model.n_instances
     chosen = list(range(n)) if instances is None else [int(k) for k in instances]
     bad = [k for k in chosen if not 0 <= k < n]
     if bad or not chosen:
@@ -514,6 +523,10 @@ def polysemantic_neurons(run: Run) -> go.Figure:
 
 def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Figure]:
     """Every figure of this module for one run, in reading order."""
+    if run.config.family == "modadd":
+        from .modadd import modadd_figures
+
+        return modadd_figures(run)
     if run.config.model.kind in ("neuron", "abs"):
         return [neurons(run, instances), polysemantic_neurons(run), loss_history(run, instances)]
     return [

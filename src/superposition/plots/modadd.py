@@ -1,0 +1,205 @@
+"""Figures of modular-addition runs: the embedding's frequencies per column and the bilinear weights, before and
+after unmixing; the magnitudes of the bilinear weights against 1/λ; the construction under weight budgets; the
+condition sweep. Titles are built from the run config."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..analysis.fourier import frequency_share
+from ..analysis.modadd import unmix
+from ..config import ModAddRunConfig
+from ..errors import SuperpositionError
+from ..runs import Run
+from . import DIVERGING_SCALE, TEMPLATE
+
+LOSS_NAMES = {"ce": "cross-entropy", "mse": "squared error"}
+
+
+def modadd_title(config: ModAddRunConfig) -> str:
+    """One line describing a run, e.g. 'bilinear MLP · p=113, d=4, 16 hidden · 4 inits · cross-entropy · AdamW λ=0.1'."""
+    m, t = config.model, config.train
+    n = m.n_instances
+    parts = [
+        f"{'bilinear' if m.kind == 'bilinear' else 'ReLU'} MLP for (a + b) mod p",
+        f"p={config.data.p}, d={m.d_embed}, {m.n_hidden} hidden",
+        f"{n} init{'s' if n != 1 else ''}",
+        f"{LOSS_NAMES[m.loss]}",
+        f"{t.optimizer.replace('adamw', 'AdamW').replace('adam', 'Adam')} λ={t.resolved_weight_decay:g}",
+        f"{t.steps} steps",
+    ]
+    if m.layer_norm:
+        parts.append("layer norm")
+    if m.bias:
+        parts.append("biases")
+    return " · ".join(parts)
+
+
+def _title(name: str, config: ModAddRunConfig, note: str = "") -> str:
+    return f"<b>{html.escape(name)}</b>{' · ' + html.escape(note) if note else ''}<br><sup>{modadd_title(config)}</sup>"
+
+
+def _modadd(run: Run, instance: int) -> None:
+    if run.config.family != "modadd":
+        raise SuperpositionError(f"this figure needs a modadd run, got a {run.config.family} run")
+    if not 0 <= instance < run.config.model.n_instances:
+        raise SuperpositionError(f"instance must lie in 0..{run.config.model.n_instances - 1}, got {instance}")
+
+
+def _unmixed(run: Run, instance: int):
+    """(original, unmixed) weights of one instance as float64 tensors, or unmixed None when it does not apply."""
+    w = {k: v[instance : instance + 1].double() for k, v in run.model.weights().items()}
+    m = run.config.model
+    if m.kind != "bilinear" or m.layer_norm or m.d_embed % 2:
+        return w, None
+    from ..models.bilinear import BilinearModAdd
+
+    model = BilinearModAdd.from_weights(w, loss_kind=m.loss)
+    return w, unmix(model).weights()
+
+
+def frequency_shares(run: Run, instance: int = 0, min_share: float = 0.02) -> go.Figure:
+    """Share of each embedding column's squared norm per frequency (columns as rows), before and after unmixing.
+    Only frequencies reaching `min_share` in some column are drawn."""
+    _modadd(run, instance)
+    original, unmixed = _unmixed(run, instance)
+    panels = [("learned embedding", original["embed"])]
+    if unmixed is not None:
+        panels.append(("unmixed embedding", unmixed["embed"]))
+    shares = [frequency_share(e)[0].numpy() for _, e in panels]  # [d, n_freq]
+    keep = sorted(set(np.nonzero(np.max([s.max(0) for s in shares], axis=0) >= min_share)[0].tolist()))
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.12)
+    for col, share in enumerate(shares, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                z=share[:, keep], x=[("const" if k == 0 else f"k={k}") for k in keep],
+                y=[f"column {j}" for j in range(share.shape[0])], zmin=0, zmax=1, colorscale="Blues",
+                showscale=col == len(panels), colorbar=dict(title="share"),
+                hovertemplate="%{y}<br>%{x}<br>share %{z:.3f}<extra></extra>",
+            ),
+            row=1, col=col,
+        )
+        fig.update_yaxes(autorange="reversed", row=1, col=col)
+        fig.update_xaxes(title="frequency", type="category", row=1, col=col)
+    fig.update_layout(title=_title("Frequencies in each embedding column", run.config, f"init {instance}"),
+                      template=TEMPLATE, width=900, height=360)
+    return fig
+
+
+def bilinear_weights(run: Run, instance: int = 0) -> go.Figure:
+    """L and R as heatmaps (hidden unit × input column), before and after unmixing the embedding."""
+    _modadd(run, instance)
+    original, unmixed = _unmixed(run, instance)
+    if "L" not in original:
+        raise SuperpositionError("bilinear_weights needs a bilinear model (L and R)")
+    grids = [("L", original), ("R", original)]
+    if unmixed is not None:
+        grids += [("L", unmixed), ("R", unmixed)]
+    titles = [f"{name} ({'unmixed' if w is unmixed else 'learned'})" for name, w in grids]
+    rows = 2 if unmixed is not None else 1
+    fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.14)
+    d = run.config.model.d_embed
+    inputs = [f"a·{j}" for j in range(d)] + [f"b·{j}" for j in range(d)]
+    for i, (name, w) in enumerate(grids):
+        z = w[name][0].numpy()
+        lim = float(np.abs(z).max()) or 1.0
+        fig.add_trace(
+            go.Heatmap(
+                z=z, x=inputs, y=[f"h{u}" for u in range(z.shape[0])], zmin=-lim, zmax=lim,
+                colorscale=DIVERGING_SCALE, showscale=False,
+                hovertemplate=f"{name}" + "[%{y}, %{x}] = %{z:.3f}<extra></extra>",
+            ),
+            row=i // 2 + 1, col=i % 2 + 1,
+        )
+        fig.update_yaxes(autorange="reversed", row=i // 2 + 1, col=i % 2 + 1)
+    fig.update_layout(title=_title("Bilinear weights", run.config, f"init {instance} · blue +, red −"),
+                      template=TEMPLATE, width=760, height=420 * rows)
+    return fig
+
+
+def weight_magnitudes(run: Run, instances: Sequence[int] | None = None) -> go.Figure:
+    """Histogram of |L| and |R| entries times the weight decay λ (1 marks |w| = 1/λ)."""
+    if run.config.family != "modadd":
+        raise SuperpositionError(f"this figure needs a modadd run, got a {run.config.family} run")
+    wd = run.config.train.resolved_weight_decay
+    w = run.model.weights()
+    chosen = list(range(run.config.model.n_instances)) if instances is None else list(instances)
+    names = [n for n in ("L", "R", "W") if n in w]
+    values = np.concatenate([w[n][chosen].abs().flatten().numpy() for n in names])
+    scaled = values * wd if wd > 0 else values
+    fig = go.Figure(go.Histogram(x=scaled, nbinsx=60, marker_color="#3b6fb6",
+                                 hovertemplate="%{x}<br>%{y} entries<extra></extra>"))
+    if wd > 0:
+        fig.add_vline(x=1.0, line_dash="dash", line_color="#c0392b", annotation_text="|w| = 1/λ")
+    label = "|w| · λ" if wd > 0 else "|w| (no weight decay)"
+    fig.update_xaxes(title=f"{label}, entries of {' and '.join(names)}")
+    fig.update_yaxes(title="entries")
+    fig.update_layout(title=_title("Bilinear weight magnitudes", run.config, f"inits {chosen}"), template=TEMPLATE,
+                      width=760, height=400)
+    return fig
+
+
+def budget_comparison(table: pd.DataFrame, *, title: str) -> go.Figure:
+    """Cross-entropy and mean logit margin of constructions under each weight budget.
+
+    `table` has columns `model`, `budget`, `loss`, `margin` (one row per model × budget)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["cross-entropy (lower is better)",
+                                                        "mean logit margin (higher is better)"])
+    colours = ["#3b6fb6", "#f5c211", "#8c8c8c", "#c0392b"]
+    for i, (model, rows) in enumerate(table.groupby("model", sort=False)):
+        for col, metric in enumerate(("loss", "margin"), start=1):
+            fig.add_trace(go.Bar(x=rows.budget, y=rows[metric], name=model, marker_color=colours[i % len(colours)],
+                                 showlegend=col == 1, hovertemplate=f"{model}<br>%{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
+                          row=1, col=col)
+    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, barmode="group", width=900, height=420)
+    return fig
+
+
+def condition_sweep(table: pd.DataFrame, *, title: str) -> go.Figure:
+    """Mixing (frequencies per embedding column) for each training condition, one marker per init.
+
+    `table` has columns `loss`, `weight_decay`, `layer_norm`, `instance`, `freqs_per_column`, `test_accuracy`."""
+    fig = go.Figure()
+    groups = [("ce", False, "#3b6fb6", "circle"), ("ce", True, "#3b6fb6", "diamond-open"),
+              ("mse", False, "#c0392b", "square"), ("mse", True, "#c0392b", "x")]
+    offsets = np.linspace(-0.3, 0.3, len(groups))
+    wds = sorted(table.weight_decay.unique())
+    for (loss, ln, colour, symbol), off in zip(groups, offsets):
+        rows = table[(table.loss == loss) & (table.layer_norm == ln)]
+        if rows.empty:
+            continue
+        x = [wds.index(v) + off for v in rows.weight_decay]
+        fig.add_trace(go.Scatter(
+            x=x, y=rows.freqs_per_column, mode="markers", name=f"{LOSS_NAMES[loss]}{', layer norm' if ln else ''}",
+            marker=dict(color=colour, symbol=symbol, size=10, line=dict(width=1, color=colour)),
+            customdata=np.stack([rows.weight_decay, rows.instance, rows.test_accuracy], axis=1),
+            hovertemplate="λ = %{customdata[0]}<br>init %{customdata[1]}<br>test accuracy %{customdata[2]:.3f}"
+                          "<br>%{y:.2f} frequencies per column<extra></extra>",
+        ))
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#8c8c8c", annotation_text="no mixing")
+    fig.update_xaxes(title="weight decay λ", tickvals=list(range(len(wds))), ticktext=[f"{v:g}" for v in wds])
+    fig.update_yaxes(title="frequencies per embedding column (>10% share)")
+    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=900, height=460)
+    return fig
+
+
+def modadd_figures(run: Run, instance: int = 0) -> list[go.Figure]:
+    """Every figure of one modadd run, in reading order."""
+    from . import loss_history
+
+    figs = [frequency_shares(run, instance)]
+    if run.config.model.kind == "bilinear":
+        figs.append(bilinear_weights(run, instance))
+    figs += [weight_magnitudes(run), loss_history(run)]
+    return figs
+
+
+__all__ = ["bilinear_weights", "budget_comparison", "condition_sweep", "frequency_shares", "modadd_figures",
+           "modadd_title", "weight_magnitudes"]
+
