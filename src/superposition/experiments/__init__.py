@@ -3,10 +3,11 @@
 from .base import Claim, Experiment, Findings
 from .correlated import CORRELATED
 from .geometry import GEOMETRY
+from .mixing import MIXING
 from .neurons import NEURONS
 from .phase import PHASE
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
-EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS]
+EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING]
 
 __all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]
