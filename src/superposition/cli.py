@@ -330,7 +330,7 @@ def modadd_train(
     schedule: Optional[str] = typer.Option(None, "--schedule", help="constant, linear, cosine, warmup_cosine."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Initialisation seed (0)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 2)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the per-instance summary as JSON."),

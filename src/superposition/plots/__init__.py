@@ -453,7 +453,7 @@ def neurons(run: Run, instances: Sequence[int] | None = None, max_cols: int = 1)
     """The paper's neuron figure: each neuron's input weight from every feature as stacked bars (positive up,
     negative down), neurons sorted by the importance of their largest feature, features coloured by importance.
     Titles give the count of polysemantic neurons."""
-    from .analysis.neurons import classify_neurons, neuron_order
+    from ..analysis.neurons import classify_neurons, neuron_order
 
     _check(run)
     chosen = _instances(run, instances)
@@ -504,7 +504,7 @@ def neurons(run: Run, instances: Sequence[int] | None = None, max_cols: int = 1)
 
 def polysemantic_neurons(run: Run) -> go.Figure:
     """The number of polysemantic neurons in each instance against 1/(1-S)."""
-    from .analysis.neurons import MONOSEMANTIC_THRESHOLD, classify_neurons
+    from ..analysis.neurons import MONOSEMANTIC_THRESHOLD, classify_neurons
 
     _check(run)
     labels = classify_neurons(run.W.float().cpu(), nonnegative_inputs=_neuron_inputs(run))
