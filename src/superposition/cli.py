@@ -416,6 +416,130 @@ def modadd_analyze(
     console.print(t)
 
 
+sae_app = typer.Typer(
+    no_args_is_help=True,
+    help="Sparse autoencoders: take features back out of superposition, scored against the true features.",
+)
+app.add_typer(sae_app, name="sae")
+
+
+@sae_app.command("train")
+def sae_train(
+    run_dir: Optional[Path] = typer.Argument(None, help="A toy run directory whose hidden layer the SAE reads."),
+    out: Path = typer.Option(..., "--out", help="Run directory to write."),
+    instance: int = typer.Option(0, "--instance", help="Which instance of the toy run to read."),
+    sphere: bool = typer.Option(False, "--sphere", help="Synthetic data with known features instead of a toy run."),
+    d: Optional[int] = typer.Option(None, "--d", help="--sphere: dimensions (256)."),
+    n_features: Optional[int] = typer.Option(None, "--n-features", help="--sphere: true features (512)."),
+    n_active: Optional[float] = typer.Option(None, "--n-active", help="--sphere: mean active features per sample (5)."),
+    correlation: Optional[float] = typer.Option(None, "--correlation", help="--sphere: co-occurrence within groups."),
+    data_seed: Optional[int] = typer.Option(None, "--data-seed", help="--sphere: seed of the true features (0)."),
+    d_sae: int = typer.Option(..., "--d-sae", help="Dictionary size (latents)."),
+    l1: Optional[str] = typer.Option(None, "--l1", help="L1 coefficient; comma-separated: one SAE per value."),
+    activation: Optional[str] = typer.Option(None, "--activation", help="relu (L1, default) or topk."),
+    k: Optional[int] = typer.Option(None, "--k", help="Latents kept per sample (topk)."),
+    tied: Optional[bool] = typer.Option(None, "--tied/--untied", help="Decoder = encoder transposed (default untied)."),
+    dead_window: Optional[int] = typer.Option(None, "--dead-window", help="Silent steps before a latent is dead."),
+    resample_every: Optional[int] = typer.Option(None, "--resample-every", help="Resample dead latents every N steps."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Steps (20000)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch (1024)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (1e-3)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Initialisation and batch seed (0)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the per-instance metrics as JSON."),
+) -> None:
+    """Train sparse autoencoders on a toy run's hidden activations (RUN_DIR) or on synthetic data (--sphere)."""
+    try:
+        from .config import parse_run_config
+
+        if (run_dir is None) == (not sphere):
+            raise ConfigError("give a toy RUN_DIR or --sphere (one of them)")
+        sphere_flags = dict(d=d, n_features=n_features, n_active=n_active, correlation=correlation, seed=data_seed)
+        if sphere:
+            source = {"kind": "sphere", **{k_: v for k_, v in sphere_flags.items() if v is not None}}
+        else:
+            given = [f"--{k_.replace('_', '-')}" for k_, v in sphere_flags.items() if v is not None]
+            if given:
+                raise ConfigError(f"{given[0]} applies to --sphere data only")
+            from .runs import load_run
+
+            toy = load_run(run_dir, device="cpu")
+            if toy.config.family != "toy":
+                raise ConfigError(f"{run_dir} is a {toy.config.family} run; SAEs read toy runs")
+            source = {"kind": "toy", "toy": toy.config.model_dump(), "run": str(run_dir), "instance": instance}
+        l1_values = _floats("--l1", l1)
+        model = dict(d_sae=d_sae, activation=activation, k=k, tied=tied, dead_window=dead_window,
+                     resample_every=resample_every,
+                     l1=None if l1_values is None else l1_values[0] if len(l1_values) == 1 else l1_values)
+        train_cfg = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads)
+        cfg = parse_run_config({
+            "family": "sae", "source": source,
+            "model": {k_: v for k_, v in model.items() if v is not None},
+            "train": {k_: v for k_, v in train_cfg.items() if v is not None},
+        })
+        if out.exists() and not overwrite:
+            raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
+        from .lab import train_run
+
+        run = train_run(cfg, out, progress=not quiet and not as_json)
+    except SuperpositionError as e:
+        _fail(str(e))
+    rows = run.metrics.to_dict(orient="records")
+    if as_json:
+        typer.echo(json.dumps(_json_safe({"run": str(out), "instances": rows}), indent=2))
+    else:
+        typer.echo(f"saved {out} ({len(rows)} autoencoder{'s' if len(rows) != 1 else ''}; mean max cosine with the "
+                   "true features: " + ", ".join(f"{r['mmcs']:.3f}" for r in rows) + ")")
+
+
+@sae_app.command("analyze")
+def sae_analyze(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `superposition sae train`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
+) -> None:
+    """L0, explained variance, shrinkage, dead latents, and recovery of the true features (mean max cosine and
+    one-to-one Hungarian matching), per autoencoder."""
+    try:
+        from .lab import analyze as analyze_run
+        from .runs import load_run
+
+        run = load_run(run_dir, device="cpu")
+        if run.config.family != "sae":
+            raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition analyze`")
+        table = analyze_run(run)
+        if run.metrics is not None:  # what only training saw (dead latents over the window, resampling)
+            for col in ("dead_in_training", "resampled"):
+                if col in run.metrics.columns:
+                    table[col] = run.metrics[col].to_numpy()
+    except SuperpositionError as e:
+        _fail(str(e))
+    rows = table.to_dict(orient="records")
+    if as_json:
+        typer.echo(json.dumps(_json_safe({"run": str(run_dir), "config": run.config.model_dump(mode="json"),
+                                          "instances": rows}), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    src = run.config.source
+    what = (f"toy run {src.run or ''} instance {src.instance}" if src.kind == "toy"
+            else f"sphere d={src.d}, {src.n_features} features, {src.n_active:g} active")
+    t = Table(title=f"{run_dir} (SAE, {run.config.model.activation}, d_sae={run.config.model.d_sae}, on {what})")
+    columns = [("instance", "instance", "{}"), ("l1", "l1", "{:g}"), ("L0", "l0", "{:.3g}"),
+               ("explained var.", "explained_variance", "{:.4f}"), ("shrinkage", "shrinkage", "{:.3f}"),
+               ("dead (eval)", "dead_fraction", "{:.1%}"), ("dead (training)", "dead_in_training", "{}"),
+               ("MMCS", "mmcs", "{:.4f}"), ("matched", "matched_score", "{:.4f}")]
+    columns = [c for c in columns if c[1] in table.columns]
+    for title, _, _ in columns:
+        t.add_column(title)
+    for row in rows:
+        t.add_row(*(fmt.format(row[key]) for _, key, fmt in columns))
+    Console(width=160).print(t)
+
+
 @app.command()
 def bench(
     steps: int = typer.Option(2000, "--steps", min=10, help="Steps per timed round."),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Optional, Union
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -257,7 +257,134 @@ class ModAddRunConfig(_Strict):
         return json.dumps(self.model_dump(mode="json"), indent=2)
 
 
-FAMILIES: dict[str, type[BaseModel]] = {"toy": RunConfig, "modadd": ModAddRunConfig}
+DEFAULT_L1 = 0.2
+
+
+class SAEConfig(_Strict):
+    """A sparse autoencoder with `d_sae` latents.
+
+    `activation`: `relu` (sparsity from the L1 penalty `l1`) or `topk` (exactly the `k` largest latents are kept;
+    no L1 term, so giving `l1` with `topk` is an error). `l1` is one number, or one per instance (a sweep trained as
+    one batch); unset means 0.2 for `relu` (see `resolved_l1`). `tied`: the decoder is the encoder's transpose.
+    `dead_window`: a latent that has not fired for this many training steps is dead. `resample_every`: every this
+    many steps (with `sae_hooks`), dead latents are re-initialised; 0 (the default) never resamples, since it
+    changes the training dynamics and small problems rarely need it; a usual choice is a few times `dead_window`.
+    """
+
+    d_sae: int = Field(5, gt=0)
+    activation: Literal["relu", "topk"] = "relu"
+    l1: Union[float, list[float], None] = None
+    k: int | None = Field(None, gt=0)
+    tied: bool = False
+    dead_window: int = Field(1000, gt=0)
+    resample_every: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SAEConfig":
+        values = self.l1 if isinstance(self.l1, list) else [] if self.l1 is None else [self.l1]
+        if isinstance(self.l1, list) and not values:
+            raise ValueError("l1 is an empty list (give a number, or one number per instance)")
+        if any(v < 0 for v in values):
+            raise ValueError(f"l1 must be >= 0, got {min(values)}")
+        if self.activation == "topk":
+            if self.k is None:
+                raise ValueError("k is required when activation='topk' (the number of latents kept per sample)")
+            if self.k > self.d_sae:
+                raise ValueError(f"k ({self.k}) must not exceed d_sae ({self.d_sae})")
+            if self.l1 is not None:
+                raise ValueError("l1 applies to activation='relu' only (topk has no L1 term)")
+        elif self.k is not None:
+            raise ValueError("k applies to activation='topk' only")
+        return self
+
+    @property
+    def n_instances(self) -> int:
+        """One autoencoder per L1 value when `l1` is a list, else one."""
+        return len(self.l1) if isinstance(self.l1, list) else 1
+
+    def resolved_l1(self, n_instances: int) -> list[float]:
+        """The L1 coefficient of each instance: the config's (0.2 when unset, 0 for topk)."""
+        if self.activation == "topk":
+            return [0.0] * n_instances
+        if isinstance(self.l1, list):
+            if len(self.l1) != n_instances:
+                raise ConfigError(f"l1 has {len(self.l1)} values but the autoencoder has {n_instances} instances")
+            return [float(v) for v in self.l1]
+        return [DEFAULT_L1 if self.l1 is None else float(self.l1)] * n_instances
+
+
+class SAESourceConfig(_Strict):
+    """What an SAE is trained on (one data stream, shared by all its instances):
+
+    - `kind="toy"`: the hidden activations h = x @ W of instance `instance` of the toy run that `toy` describes
+      (`run` records the directory it was read from; with no directory the toy run is trained from `toy` first);
+      the true features are that instance's rows W_i, scaled to unit norm.
+    - `kind="sphere"`: `n_features` random unit directions in `d` dimensions (seeded by `seed`), each active with
+      probability n_active / n_features with a magnitude uniform on [0, 1); `correlation` > 0 makes features
+      co-occur within groups of `group_size`.
+    """
+
+    kind: Literal["toy", "sphere"] = "sphere"
+    toy: Optional[RunConfig] = None
+    run: Optional[str] = None
+    instance: int = Field(0, ge=0)
+    d: int = Field(256, gt=0)
+    n_features: int = Field(512, gt=0)
+    n_active: float = Field(5.0, gt=0)
+    correlation: float = Field(0.0, ge=0, lt=1)
+    group_size: int = Field(16, gt=0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SAESourceConfig":
+        if self.kind == "toy":
+            if self.toy is None:
+                raise ValueError("a toy source needs the toy run's config (`toy`)")
+            if self.instance >= self.toy.data.n_instances:
+                raise ValueError(f"instance {self.instance} does not exist: the toy run has "
+                                 f"{self.toy.data.n_instances} instance(s)")
+            if self.toy.model.kind not in ("linear", "relu"):
+                raise ValueError(f"SAEs read the hidden layer of linear or relu toy models, not {self.toy.model.kind!r}")
+        elif self.n_active > self.n_features:
+            raise ValueError(f"n_active ({self.n_active}) exceeds n_features ({self.n_features})")
+        return self
+
+    @property
+    def d_in(self) -> int:
+        return self.toy.model.n_hidden if self.kind == "toy" else self.d
+
+
+# Adam without weight decay (decay would shrink the dictionary's encoder); the sources' batch and rate.
+SAE_TRAIN_DEFAULTS: dict[str, Any] = dict(steps=20_000, batch_size=1024, lr=1e-3, optimizer="adam")
+
+
+class SAERunConfig(_Strict):
+    """Everything that determines a sparse-autoencoder run. Saved as `config.json` with `family: "sae"`."""
+
+    family: Literal["sae"] = "sae"
+    format_version: int = FORMAT_VERSION
+    source: SAESourceConfig = Field(default_factory=SAESourceConfig)
+    model: SAEConfig = Field(default_factory=SAEConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig(**SAE_TRAIN_DEFAULTS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _train_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("train"), dict):
+            data = {**data, "train": {**SAE_TRAIN_DEFAULTS, **data["train"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "SAERunConfig":
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(f"format_version {self.format_version} is not supported (this library reads {FORMAT_VERSION})")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+FAMILIES: dict[str, type[BaseModel]] = {"toy": RunConfig, "modadd": ModAddRunConfig, "sae": SAERunConfig}
 
 
 def parse_run_config(data: Any) -> Any:

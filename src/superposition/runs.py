@@ -8,9 +8,13 @@
                             W2 [n_instances, n_hidden, n_features] and b;
                             modadd: embed [n_instances, p, d_embed], L, R [n_instances, n_hidden, 2 d_embed]
                             (W for the ReLU variant), U [n_instances, p, n_hidden], biases when on
+                            sae: W_enc [n_instances, d_in, d_sae], b_enc [n_instances, d_sae],
+                            b_dec [n_instances, d_in], W_dec [n_instances, d_sae, d_in] (untied only)
+      truth.safetensors     sae only: true_features [1, n_true, d_in] (unit rows), and for a toy source the toy
+                            instance's W [1, n_features, n_hidden]
       history.csv           step, instance, loss (per-instance loss averaged over each logging window)
       metrics.csv           toy: one row per instance x feature (norms, superposition, dimensionality, geometry ...);
-                            modadd: one row per instance (accuracy, loss, frequencies, mixing, sparsity)
+                            modadd and sae: one row per instance
 
 Saving writes a complete sibling directory first and then swaps it in, so a run killed while saving leaves the
 previous files intact.
@@ -30,7 +34,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import FORMAT_VERSION, ModAddRunConfig, RunConfig, parse_run_config
+from .config import FORMAT_VERSION, ModAddRunConfig, RunConfig, SAERunConfig, parse_run_config
 from .errors import RunDirError
 from torch import nn
 
@@ -44,11 +48,12 @@ FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
 class Run:
     """A trained run: its config, model, loss history (long format) and metrics table."""
 
-    config: RunConfig | ModAddRunConfig
+    config: RunConfig | ModAddRunConfig | SAERunConfig
     model: nn.Module
     history: pd.DataFrame
     metrics: pd.DataFrame | None = None
     path: Path | None = None
+    truth: dict[str, torch.Tensor] | None = None  # an SAE's ground truth (truth.safetensors)
 
     @property
     def W(self) -> torch.Tensor:
@@ -87,6 +92,8 @@ def save_run(run: Run, path: str | Path) -> Path:
         (tmp / "config.json").write_text(run.config.to_json() + "\n")
         tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.weights().items()}
         save_file(tensors, str(tmp / "weights.safetensors"), metadata={"format_version": str(FORMAT_VERSION)})
+        if run.truth:
+            save_file({k: v.detach().cpu().contiguous() for k, v in run.truth.items()}, str(tmp / "truth.safetensors"))
         run.history.to_csv(tmp / "history.csv", index=False)
         if run.metrics is not None:
             run.metrics.to_csv(tmp / "metrics.csv", index=False)
@@ -146,6 +153,14 @@ def load_run(path: str | Path, device: str | None = None) -> Run:
     with torch.no_grad():
         for name, value in tensors.items():
             getattr(model, name).copy_(value)
+    truth = None
+    if (path / "truth.safetensors").is_file():
+        try:
+            truth = load_file(str(path / "truth.safetensors"), device=config.train.device)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise RunDirError(f"{path / 'truth.safetensors'} is corrupt: {e}") from None
+    elif isinstance(config, SAERunConfig):
+        raise RunDirError(f"{path} is not a complete SAE run directory: truth.safetensors is missing")
     try:
         history = pd.read_csv(path / "history.csv")
         metrics = pd.read_csv(path / "metrics.csv") if (path / "metrics.csv").is_file() else None
@@ -153,4 +168,4 @@ def load_run(path: str | Path, device: str | None = None) -> Run:
         raise RunDirError(f"a table in {path} is corrupt: {e}") from None
     if list(history.columns) != ["step", "instance", "loss"]:
         raise RunDirError(f"{path / 'history.csv'} is corrupt: columns {list(history.columns)}")
-    return Run(config=config, model=model, history=history, metrics=metrics, path=path)
+    return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModAddRunConfig, RunConfig
+from ..config import ModAddRunConfig, RunConfig, SAERunConfig
 from .bilinear import BilinearModAdd
 from .neuron import ComputationModel, NeuronModel, abs_construction
+from .sae import SparseAutoencoder
 from .toy import ToyModel
 
 MODEL_KINDS = ("linear", "relu", "neuron", "abs")
 
 
-def build_model(config: RunConfig | ModAddRunConfig, generator: torch.Generator | None = None) -> nn.Module:
+def build_model(
+    config: RunConfig | ModAddRunConfig | SAERunConfig, generator: torch.Generator | None = None
+) -> nn.Module:
     """The model a run config describes, initialised from `generator`, on the config's device."""
+    if isinstance(config, SAERunConfig):
+        m = config.model
+        return SparseAutoencoder(m, config.source.d_in, m.n_instances, generator=generator, device=config.train.device)
     m, d, device = config.model, config.data, config.train.device
     if isinstance(config, ModAddRunConfig):
         return BilinearModAdd(
@@ -32,4 +38,4 @@ def build_model(config: RunConfig | ModAddRunConfig, generator: torch.Generator 
     return model
 
 
-__all__ = ["MODEL_KINDS", "BilinearModAdd", "ComputationModel", "NeuronModel", "ToyModel", "abs_construction", "build_model"]
+__all__ = ["MODEL_KINDS", "BilinearModAdd", "ComputationModel", "NeuronModel", "SparseAutoencoder", "ToyModel", "abs_construction", "build_model"]
