@@ -6,8 +6,9 @@ from .geometry import GEOMETRY
 from .mixing import MIXING
 from .neurons import NEURONS
 from .phase import PHASE
+from .sparse_coding import SPARSE_CODING
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
-EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING]
+EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING, SPARSE_CODING]
 
 __all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]

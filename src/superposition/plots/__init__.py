@@ -66,6 +66,10 @@ def run_title(config) -> str:
         from .modadd import modadd_title
 
         return modadd_title(config)
+    if config.family == "sae":
+        from .dictionary import sae_title
+
+        return sae_title(config)
     data, model = config.data, config.model
     kind = MODEL_NAMES[model.kind]
     n_inst = data.n_instances
@@ -105,6 +109,9 @@ def instance_label(config, instance: int) -> str:
     for modular addition, which initialisation it is."""
     if config.family == "modadd":
         return f"init {instance}"
+    if config.family == "sae":
+        l1 = config.model.resolved_l1(config.model.n_instances)[instance]
+        return f"L1 = {l1:g}" if config.model.activation == "relu" else f"instance {instance}"
     p = config.data.probability()[instance]
     if bool((p == p[0]).all()):
         return f"1−S = {float(p[0]):.3g}"
@@ -527,6 +534,10 @@ def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Fig
         from .modadd import modadd_figures
 
         return modadd_figures(run)
+    if run.config.family == "sae":
+        from .dictionary import sae_figures
+
+        return sae_figures(run)
     if run.config.model.kind in ("neuron", "abs"):
         return [neurons(run, instances), polysemantic_neurons(run), loss_history(run, instances)]
     return [

@@ -1,0 +1,157 @@
+"""Sparse coding: sparse autoencoders take features back out of superposition (Sharkey et al. 2022, "Taking features
+out of superposition with sparse autoencoders"; Bricken et al. 2023, "Towards Monosemanticity"). Toy models give what
+real networks never do, the true feature directions, so recovery is measured, not guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..analysis.metrics import feature_norms
+from ..config import SAERunConfig, make_config, validate
+from ..plots import loss_history
+from ..plots.dictionary import decoder_directions, recovery_curves, recovery_heatmap
+from ..runs import Run
+from .base import Claim, Experiment, Findings, fmt
+
+SOURCE = "Sharkey et al. 2022; Bricken et al. 2023 (sparse dictionary learning)"
+TOY_L1 = [0.03, 0.1, 0.2, 0.3, 0.5, 1.0]
+SWEEP_L1 = [0.03, 0.1, 0.3]
+SPHERE = dict(d=256, n_features=512, n_active=5.0)
+QUICK_SPHERE = dict(d=32, n_features=64, n_active=3.0)
+SIZES = (256, 512, 1024)
+QUICK_SIZES = (32, 64, 128)
+RECOVERED = 0.95  # mean max cosine that counts as recovering the features (the issue's bar)
+
+
+def _toy_source(quick: bool) -> dict:
+    # n = 5 features in m = 2 at 1-S = 0.05: the ReLU toy model stores all five as a pentagon.
+    toy = make_config(data=dict(n_features=5, feature_probability=[0.05]), model=dict(kind="relu", n_hidden=2),
+                      train=dict(steps=2_000 if quick else 10_000, lr=3e-3 if quick else 1e-3, seed=0))
+    return {"kind": "toy", "toy": toy.model_dump()}
+
+
+def sparse_coding_configs(quick: bool) -> dict[str, SAERunConfig]:
+    configs = {"toy": validate(SAERunConfig, dict(
+        source=_toy_source(quick), model=dict(d_sae=5, l1=TOY_L1),
+        train=dict(steps=2_000 if quick else 10_000, lr=3e-3 if quick else 1e-3),
+    ))}
+    sphere = QUICK_SPHERE if quick else SPHERE
+    for size in QUICK_SIZES if quick else SIZES:
+        configs[f"sphere-{size}"] = validate(SAERunConfig, dict(
+            source=dict(kind="sphere", seed=0, **sphere), model=dict(d_sae=size, l1=SWEEP_L1),
+            train=dict(steps=600 if quick else 1_200, lr=3e-3, batch_size=1024),
+        ))
+    return configs
+
+
+def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
+    return pd.concat([run.metrics for name, run in runs.items() if name.startswith("sphere-")], ignore_index=True)
+
+
+def sparse_coding_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
+    claims: list[Claim] = []
+    toy = runs["toy"]
+    W = toy.truth["W"]
+    represented = int((feature_norms(W)[0] > 0.5).sum())
+    t = toy.metrics
+    best = t.loc[t.mmcs.idxmax()]
+    per_l1 = ", ".join(f"{r.l1:g}: {r.mmcs:.3f}" for _, r in t.iterrows())
+    claims.append(Claim(
+        "sae.toy-recovers-features",
+        "On a toy model with n = 5 features in m = 2 dimensions, an SAE with as many latents as features recovers "
+        "the represented features.",
+        f"all 5 features represented by the toy model, and mean max cosine >= {RECOVERED} at the best L1", SOURCE,
+        f"{represented} of 5 features represented (‖W_i‖ > 0.5); mean max cosine by L1: {per_l1}; best "
+        f"{best.mmcs:.3f} at L1 = {best.l1:g} (matched one-to-one: {best.matched_score:.3f})",
+        represented == 5 and best.mmcs >= RECOVERED,
+        note="With small L1 the SAE can reconstruct the 2-dimensional activations almost perfectly without "
+        "aligning its latents with the features; large L1 kills latents.",
+    ))
+
+    sweep = sweep_table(runs)
+    src = next(run for name, run in runs.items() if name.startswith("sphere-")).config.source
+    n_true = src.n_features
+    best_by_size = sweep.groupby("d_sae").mmcs.max()
+    at_or_above = best_by_size[best_by_size.index >= n_true]
+    below = best_by_size[best_by_size.index < n_true]
+    size_text = ", ".join(f"{size}: {v:.3f}" for size, v in best_by_size.items())
+    claims.append(Claim(
+        "sae.sphere-recovery-once-dictionary-covers",
+        f"On synthetic data ({src.n_features} true features in {src.d} dimensions, {src.n_active:g} active on "
+        "average), recovery is near 1 once the dictionary has at least as many latents as there are true features.",
+        f"best mean max cosine >= {RECOVERED} at every d_sae >= {n_true}, and lower below {n_true}", SOURCE,
+        f"best mean max cosine by d_sae: {size_text}",
+        bool(len(at_or_above)) and bool((at_or_above >= RECOVERED).all())
+        and bool(len(below) == 0 or (below < at_or_above.min()).all()),
+    ))
+    dead = sweep.pivot_table(index="l1", columns="d_sae", values="dead_fraction")
+    sizes = sorted(s for s in dead.columns if s >= n_true)
+    grows = all(dead.loc[l1, sizes[i]] < dead.loc[l1, sizes[i + 1]] for l1 in dead.index for i in range(len(sizes) - 1))
+    claims.append(Claim(
+        "sae.dead-latents-past-dictionary-size",
+        "Past the number of true features, the extra latents die: the share of dead latents grows with the "
+        "dictionary.",
+        f"at every L1, a larger share of latents never fires on held-out samples at each d_sae step above {n_true}",
+        SOURCE,
+        "dead share by L1 and d_sae: " + "; ".join(
+            f"L1 {l1:g}: " + ", ".join(f"{s}: {dead.loc[l1, s]:.1%}" for s in dead.columns) for l1 in dead.index),
+        len(sizes) >= 2 and grows,
+        note="Dead means never nonzero on 8,192 held-out samples; resampling is off in this sweep, so the count "
+        "shows what the L1 penalty alone does.",
+    ))
+    l0 = sweep.pivot_table(index="d_sae", columns="l1", values="l0")
+    shrink = sweep.pivot_table(index="d_sae", columns="l1", values="shrinkage")
+    l1s = sorted(l0.columns)
+    falls = all(l0.loc[s, l1s[i]] > l0.loc[s, l1s[i + 1]] and shrink.loc[s, l1s[i]] > shrink.loc[s, l1s[i + 1]]
+                for s in l0.index for i in range(len(l1s) - 1))
+    claims.append(Claim(
+        "sae.l1-tradeoff",
+        "A larger L1 coefficient buys sparsity (lower L0) at the price of shrinkage (reconstructions shorter than "
+        "the inputs).",
+        "at every d_sae, L0 and ||x̂|| / ||x|| both fall as L1 grows", SOURCE,
+        "; ".join(f"d_sae {s}: L0 " + " → ".join(f"{l0.loc[s, v]:.2f}" for v in l1s) + ", ||x̂||/||x|| "
+                  + " → ".join(f"{shrink.loc[s, v]:.3f}" for v in l1s) for s in l0.index)
+        + f" (true L0 {src.n_active:g})",
+        falls,
+    ))
+
+    figures = [
+        decoder_directions(toy),
+        recovery_heatmap(sweep, title=f"Mean max cosine with the {n_true} true features, by dictionary size and L1"),
+        recovery_curves(sweep, title="Recovery and dead latents against dictionary size", n_true=n_true),
+        loss_history(toy),
+    ]
+    notes = [
+        "Metrics: L0 is the mean number of nonzero latents per sample; explained variance 1 − Σ‖x − x̂‖² / "
+        "Σ‖x − mean x‖²; shrinkage ‖x̂‖ / ‖x‖ averaged over samples; mean max cosine (MMCS) is, for each true "
+        "feature, the best cosine any decoder row reaches, averaged; the matched score pairs latents with "
+        "features one-to-one (Hungarian algorithm, scipy) before averaging. All on 8,192 held-out samples.",
+        "SAEs: ReLU latents with an L1 penalty, decoder rows kept at unit norm, untied, Adam. The toy SAE trains "
+        f"{runs['toy'].config.train.steps} steps at lr {runs['toy'].config.train.lr:g}; the synthetic sweep "
+        f"{sweep_steps(runs)} steps at lr 3e-3, batch 1024.",
+    ]
+    if quick:
+        notes.append(f"Quick mode: synthetic data shrunk to {QUICK_SPHERE['n_features']} features in "
+                     f"{QUICK_SPHERE['d']} dimensions and fewer steps; verdicts are not meaningful at this size.")
+    return Findings(figures, claims, notes)
+
+
+def sweep_steps(runs: Mapping[str, Run]) -> int:
+    return next(run.config.train.steps for name, run in runs.items() if name.startswith("sphere-"))
+
+
+SPARSE_CODING = Experiment(
+    name="sparse-coding",
+    title="Sparse coding: sparse autoencoders recover features from superposition",
+    explanation="""A sparse autoencoder learns an overcomplete dictionary: latents f = ReLU(W_enc (x − b_dec) + b_enc),
+reconstruction x̂ = f D + b_dec with unit-norm rows D, trained on reconstruction error plus an L1 penalty on f. If the
+data are sparse combinations of feature directions, the dictionary should find them. Toy models tell us the answer: an
+SAE on the 2-dimensional hidden layer of a toy model storing five features as a pentagon should learn the pentagon,
+and on synthetic data of 512 random directions in 256 dimensions it should find all of them once it has enough
+latents, with the rest dying.""",
+    configs=sparse_coding_configs,
+    analyze=sparse_coding_analyze,
+)
