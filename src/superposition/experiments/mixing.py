@@ -43,6 +43,7 @@ SWEEP_INITS = 2
 SWEEP_WDS = (0.0, 0.1, 0.3, 1.0)
 SOLVED = 0.999  # test accuracy that counts as solving the task (all but 1 in 1,000 held-out pairs)
 LEARNED = 0.99  # test accuracy for a sweep instance to count in the mixing comparison
+MIN_GROUP = 2  # learned inits needed on each side of the comparison for it to say anything
 N_RANDOM_MIXERS = 50
 
 
@@ -110,7 +111,7 @@ def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
         for _, r in run.metrics.iterrows():
             rows.append(dict(loss=m.loss, weight_decay=wd, layer_norm=m.layer_norm, instance=int(r.instance),
                              freqs_per_column=float(r.freqs_per_column), test_accuracy=float(r.test_accuracy),
-                             hidden_hoyer=float(r.hidden_hoyer)))
+                             hidden_hoyer=float(r.hidden_hoyer), median_abs_x_wd=float(r.hidden_median_abs_x_wd)))
     return pd.DataFrame(rows)
 
 
@@ -164,6 +165,10 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
             "construction (one-hot rows) scores 0.71 at d = 4.",
         ))
         near = [float(r.hidden_median_abs_x_wd) for _, r in rows.iterrows()]
+        sweep_all = sweep_table(runs)
+        ce = sweep_all[(sweep_all.loss == "ce") & ~sweep_all.layer_norm & (sweep_all.weight_decay > 0)]
+        by_wd = ce.groupby("weight_decay").median_abs_x_wd.median()
+        sweep_text = ", ".join(f"λ = {wd:g}: {v:.2f}" for wd, v in by_wd.items())
         claims.append(Claim(
             "mixing.weights-near-inverse-decay",
             "Under AdamW the bilinear weights settle near ±1/λ.",
@@ -172,7 +177,8 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
             + "; |w| spread (std/mean): " + ", ".join(f"{r.hidden_abs_spread:.2f}" for _, r in rows.iterrows()),
             all(0.75 <= v <= 1.25 for v in near),
             note=f"AdamW moves a weight whose gradient keeps its sign towards ∓1/λ with time constant 1/(lr·λ) = "
-            f"{1 / (cfg.train.lr * MAIN_WD):.0f} steps.",
+            f"{1 / (cfg.train.lr * MAIN_WD):.0f} steps. In the condition sweep (cross-entropy, no layer norm, "
+            f"{sweep_steps(runs)} steps) the median |w| · λ was {sweep_text}.",
         ))
         deltas = [float(r.rounded_binary_loss_change) for _, r in rows.iterrows()]
         ternary = [float(r.rounded_ternary_loss_change) for _, r in rows.iterrows()]
@@ -235,11 +241,16 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         "mixing.conditions",
         "Cross-entropy with weight decay (or layer norm) are the conditions under which mixing appears.",
         f"among inits that learn the task (test accuracy >= {LEARNED}), at least 0.25 more frequencies per column "
-        "under cross-entropy with λ > 0 or layer norm than under squared error or unregularised cross-entropy",
+        "under cross-entropy with λ > 0 or layer norm than under squared error or unregularised cross-entropy, "
+        f"with at least {MIN_GROUP} learned inits on each side",
         SOURCE,
         f"mean frequencies per column: {fmt(float(suspected.freqs_per_column.mean()))} ({len(suspected)} inits) vs "
         f"{fmt(float(control.freqs_per_column.mean()))} ({len(control)} inits); by condition: {cond_text}",
-        gap >= 0.25,
+        min(len(suspected), len(control)) >= MIN_GROUP and gap >= 0.25,
+        note="Accuracy in brackets is the mean test accuracy of the condition's inits. Under squared error "
+        f"{int((sweep[sweep.loss == 'mse'].test_accuracy >= LEARNED).sum())} of {int((sweep.loss == 'mse').sum())} "
+        f"inits learned the task ({sweep_steps(runs)} steps); a condition whose inits did not learn says nothing "
+        "about mixing, since an unlearned embedding spreads its norm over many frequencies.",
     ))
 
     figures = [frequency_shares(main, shown), bilinear_weights(main, shown), weight_magnitudes(main, solved or None),
