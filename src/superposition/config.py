@@ -2,7 +2,8 @@
 
 A toy-model run is described by one `RunConfig`: the synthetic features (`DataConfig`, the paper's sparsity
 S = 1 - p and importance I_i), the model (`ToyModelConfig`) and the optimisation (`TrainConfig`). A modular-addition
-run is a `ModAddRunConfig` (`ModAddDataConfig`, `ModAddModelConfig`, the same `TrainConfig`). Each config names its
+run is a `ModAddRunConfig` (`ModAddDataConfig`, `ModAddModelConfig`, the same `TrainConfig`); a sparse-autoencoder
+run is a `SAERunConfig` (`SAESourceConfig`, `SAEConfig`, the same `TrainConfig`). Each config names its
 `family`, so a run directory's `config.json` says which kind of run it holds (`parse_run_config`). Every bad value
 raises a `ConfigError` whose one-line message names the field.
 """

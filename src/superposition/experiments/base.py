@@ -1,6 +1,6 @@
 """What an experiment of the literature is here: configs to train, an analysis that draws figures and checks claims.
 
-An `Experiment` is declarative: `configs(quick)` names the runs it needs (each a `RunConfig`), and
+An `Experiment` is declarative: `configs(quick)` names the runs it needs (each a run config of any family), and
 `analyze(runs, quick)` turns the trained runs into `Findings` (figures, claims, notes). Training, caching and
 the report are the runner's business (`experiments.runner`), so an experiment never trains by itself.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..config import RunConfig
+from ..config import ModAddRunConfig, RunConfig, SAERunConfig
 from ..runs import Run
 
 PAPER = "Elhage et al. 2022, Toy Models of Superposition"
@@ -62,7 +62,7 @@ class Experiment:
     name: str
     title: str
     explanation: str
-    configs: Callable[[bool], dict[str, RunConfig]]
+    configs: Callable[[bool], dict[str, RunConfig | ModAddRunConfig | SAERunConfig]]
     analyze: Callable[[Mapping[str, Run], bool], Findings]
 
 

@@ -12,14 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import RunConfig
+from ..config import ModAddRunConfig, RunConfig, SAERunConfig
+
+AnyConfig = RunConfig | ModAddRunConfig | SAERunConfig
 from ..errors import ConfigError, SuperpositionError
 from ..lab import train_run
 from ..runs import Run, load_run
 from .base import Experiment, Findings
 
 
-def config_hash(config: RunConfig) -> str:
+def config_hash(config: AnyConfig) -> str:
     """A short, stable digest of everything that determines a run."""
     return hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
 
@@ -46,7 +48,7 @@ def select(experiments: Sequence[Experiment], only: Sequence[str] | None) -> lis
     return [e for e in experiments if e.name in only]
 
 
-def cached_run(config: RunConfig, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
+def cached_run(config: AnyConfig, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
     """Load the run of `config` from `directory` if it is there and intact, else train and save it.
     Returns the run and whether it was reused."""
     if directory.exists():
