@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional, Union
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -174,24 +174,38 @@ class TrainConfig(_Strict):
         return 0.01 if self.optimizer == "adamw" else 0.0
 
 
-class RunConfig(_Strict):
-    """Everything that determines a toy-model run: data, model and training. Saved as `config.json` in the run
-    directory (a file without `family` is a toy run, as written before families existed)."""
+class _RunBase(_Strict):
+    """What every run family shares: the format version, JSON output, and the family's training defaults
+    (`TRAIN_DEFAULTS`: a partial `train` section keeps them for the keys it leaves out)."""
 
-    family: Literal["toy"] = "toy"
+    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {}
     format_version: int = FORMAT_VERSION
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ToyModelConfig = Field(default_factory=ToyModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _train_defaults(cls, data: Any) -> Any:
+        if cls.TRAIN_DEFAULTS and isinstance(data, dict) and isinstance(data.get("train"), dict):
+            data = {**data, "train": {**cls.TRAIN_DEFAULTS, **data["train"]}}
+        return data
 
     @model_validator(mode="after")
-    def _check(self) -> "RunConfig":
+    def _check_version(self) -> "_RunBase":
         if self.format_version != FORMAT_VERSION:
             raise ValueError(f"format_version {self.format_version} is not supported (this library reads {FORMAT_VERSION})")
         return self
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+class RunConfig(_RunBase):
+    """Everything that determines a toy-model run: data, model and training. Saved as `config.json` in the run
+    directory (a file without `family` is a toy run, as written before families existed)."""
+
+    family: Literal["toy"] = "toy"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ToyModelConfig = Field(default_factory=ToyModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 class ModAddDataConfig(_Strict):
@@ -231,31 +245,14 @@ MODADD_TRAIN_DEFAULTS: dict[str, Any] = dict(
 )
 
 
-class ModAddRunConfig(_Strict):
+class ModAddRunConfig(_RunBase):
     """Everything that determines a modular-addition run. Saved as `config.json` with `family: "modadd"`."""
 
+    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = MODADD_TRAIN_DEFAULTS
     family: Literal["modadd"] = "modadd"
-    format_version: int = FORMAT_VERSION
     data: ModAddDataConfig = Field(default_factory=ModAddDataConfig)
     model: ModAddModelConfig = Field(default_factory=ModAddModelConfig)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(**MODADD_TRAIN_DEFAULTS))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _train_defaults(cls, data: Any) -> Any:
-        # A partial `train` section keeps this family's defaults for the keys it leaves out.
-        if isinstance(data, dict) and isinstance(data.get("train"), dict):
-            data = {**data, "train": {**MODADD_TRAIN_DEFAULTS, **data["train"]}}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> "ModAddRunConfig":
-        if self.format_version != FORMAT_VERSION:
-            raise ValueError(f"format_version {self.format_version} is not supported (this library reads {FORMAT_VERSION})")
-        return self
-
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2)
 
 
 DEFAULT_L1 = 0.2
@@ -359,30 +356,14 @@ class SAESourceConfig(_Strict):
 SAE_TRAIN_DEFAULTS: dict[str, Any] = dict(steps=20_000, batch_size=1024, lr=1e-3, optimizer="adam")
 
 
-class SAERunConfig(_Strict):
+class SAERunConfig(_RunBase):
     """Everything that determines a sparse-autoencoder run. Saved as `config.json` with `family: "sae"`."""
 
+    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = SAE_TRAIN_DEFAULTS
     family: Literal["sae"] = "sae"
-    format_version: int = FORMAT_VERSION
     source: SAESourceConfig = Field(default_factory=SAESourceConfig)
     model: SAEConfig = Field(default_factory=SAEConfig)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(**SAE_TRAIN_DEFAULTS))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _train_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("train"), dict):
-            data = {**data, "train": {**SAE_TRAIN_DEFAULTS, **data["train"]}}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> "SAERunConfig":
-        if self.format_version != FORMAT_VERSION:
-            raise ValueError(f"format_version {self.format_version} is not supported (this library reads {FORMAT_VERSION})")
-        return self
-
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2)
 
 
 FAMILIES: dict[str, type[BaseModel]] = {"toy": RunConfig, "modadd": ModAddRunConfig, "sae": SAERunConfig}

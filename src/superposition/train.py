@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .config import TrainConfig
 from .errors import DivergenceError
+from .hooks import Hook
 
 class DataSource(Protocol):
     def sample(self, batch_size: int, generator: torch.Generator) -> Any: ...
@@ -30,14 +31,6 @@ LossFn = Callable[[nn.Module, Any], Float[Tensor, "inst"]]
 def model_loss(model: nn.Module, batch: Any) -> Float[Tensor, "inst"]:
     """The model's own training objective, one value per instance (each model defines `loss(batch)`)."""
     return model.loss(batch)
-
-
-@dataclass
-class Hook:
-    """Call `fn(step, model, loss)` every `every` steps; `loss` is the last step's per-instance loss."""
-
-    every: int
-    fn: Callable[[int, nn.Module, Tensor], None]
 
 
 @dataclass

@@ -30,13 +30,14 @@ steps since the latent last fired (was nonzero on some sample of the batch). `de
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from ..config import DEFAULT_L1, SAEConfig
+from ..hooks import Hook
 from ..errors import ConfigError
 
 # Rows shorter than this are treated as zero when normalising (only reachable by hand-made weights).
@@ -245,14 +246,6 @@ class SparseAutoencoder(nn.Module):
         return out
 
 
-class SAEHook(NamedTuple):
-    """`(every, fn)`: call `fn(step, model, loss)` every `every` steps. It has the fields of the trainer's `Hook`, so
-    `train(..., hooks=sae_hooks(...))` takes it as is (the model layer never imports the trainer)."""
-
-    every: int
-    fn: Callable[[int, nn.Module, Tensor], None]
-
-
 def sae_hooks(
     model: SparseAutoencoder,
     data: Any = None,
@@ -261,13 +254,13 @@ def sae_hooks(
     seed: int = 0,
     until: int | None = None,
     log: list[tuple[int, int]] | None = None,
-) -> list[SAEHook]:
+) -> list[Hook]:
     """The hooks an SAE trains with: renormalise the decoder after every step, and, when the config's
     `resample_every` > 0, resample dead latents from `n_samples` fresh inputs of `data` (drawn from a generator
     seeded with `seed`, so the run stays deterministic) at steps up to `until` (default: all; stop well before the
     last step so that resampled latents get trained). Each resampling appends `(step, count)` to `log` if given.
     """
-    hooks = [SAEHook(1, lambda step, m, loss: model.normalize_decoder())]
+    hooks = [Hook(1, lambda step, m, loss: model.normalize_decoder())]
     every = model.config.resample_every
     if every:
         if data is None:
@@ -282,5 +275,5 @@ def sae_hooks(
             if log is not None:
                 log.append((step, count))
 
-        hooks.append(SAEHook(every, resample))
+        hooks.append(Hook(every, resample))
     return hooks
