@@ -210,3 +210,15 @@ def test_cli_errors_are_one_line(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"family": "modadd"}))
     r = runner.invoke(app, ["train", "--config", str(tmp_path / "m.json"), "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "modadd train" in r.output
+
+
+def test_hand_written_loss_is_exact_far_from_a_fit():
+    """A confidently wrong model: the per-pair loss is large and must match autograd's cross-entropy."""
+    model = sparse_construction(23, [3, 7], alpha=5.0, dtype=torch.float32)
+    batch = all_pairs(23)
+    wrong = type(batch)(batch.a, batch.b, (batch.labels + 1) % 23)
+    loss, _ = model.loss_and_grads(wrong)
+    with torch.no_grad():
+        reference = model.loss(wrong)
+    assert float(reference) > 5
+    assert float(loss) == pytest.approx(float(reference), rel=1e-5)

@@ -198,11 +198,18 @@ class BilinearModAdd(nn.Module):
             idx = labels.expand(logits.shape[0], -1)[..., None]
             if self.loss_kind == "ce":
                 # G = softmax - onehot, with the label's entry -(sum of the other probabilities) computed from
-                # the small terms, so that a loss of 1e-7 is not lost to float32's rounding of 1 - p_label
+                # the small terms, so that a loss of 1e-7 is not lost to float32's rounding of 1 - p_label. The
+                # per-pair loss is -log1p(-others) near a fit and -log p_label otherwise (exact up to ~87 nats,
+                # where p_label leaves float32's normal range).
                 G = torch.softmax(logits, dim=-1)
+                p_label = G.gather(-1, idx)[..., 0]
                 G.scatter_(-1, idx, 0.0)
                 others = G.sum(-1, keepdim=True)
-                loss = -torch.log1p(-others[..., 0].clamp_max(1 - 1e-7)).mean(-1)
+                o = others[..., 0]
+                near_fit = o < 0.5
+                per_pair = torch.where(near_fit, -torch.log1p(-o.clamp_max(0.5)),
+                                       -torch.log(p_label.clamp_min(torch.finfo(G.dtype).tiny)))
+                loss = per_pair.mean(-1)
                 G.scatter_(-1, idx, -others)
                 scale = 1.0 / n
             else:
