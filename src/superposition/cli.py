@@ -427,7 +427,7 @@ app.add_typer(sae_app, name="sae")
 def sae_train(
     run_dir: Optional[Path] = typer.Argument(None, help="A toy run directory whose hidden layer the SAE reads."),
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
-    instance: int = typer.Option(0, "--instance", help="Which instance of the toy run to read."),
+    instance: Optional[int] = typer.Option(None, "--instance", help="Which instance of the toy run to read (0)."),
     sphere: bool = typer.Option(False, "--sphere", help="Synthetic data with known features instead of a toy run."),
     d: Optional[int] = typer.Option(None, "--d", help="--sphere: dimensions (256)."),
     n_features: Optional[int] = typer.Option(None, "--n-features", help="--sphere: true features (512)."),
@@ -459,6 +459,8 @@ def sae_train(
             raise ConfigError("give a toy RUN_DIR or --sphere (one of them)")
         sphere_flags = dict(d=d, n_features=n_features, n_active=n_active, correlation=correlation, seed=data_seed)
         if sphere:
+            if instance is not None:
+                raise ConfigError("--instance applies to a toy RUN_DIR only")
             source = {"kind": "sphere", **{k_: v for k_, v in sphere_flags.items() if v is not None}}
         else:
             given = [f"--{k_.replace('_', '-')}" for k_, v in sphere_flags.items() if v is not None]
@@ -469,7 +471,7 @@ def sae_train(
             toy = load_run(run_dir, device="cpu")
             if toy.config.family != "toy":
                 raise ConfigError(f"{run_dir} is a {toy.config.family} run; SAEs read toy runs")
-            source = {"kind": "toy", "toy": toy.config.model_dump(), "run": str(run_dir), "instance": instance}
+            source = {"kind": "toy", "toy": toy.config.model_dump(), "run": str(run_dir), "instance": instance or 0}
         l1_values = _floats("--l1", l1)
         model = dict(d_sae=d_sae, activation=activation, k=k, tied=tied, dead_window=dead_window,
                      resample_every=resample_every,
