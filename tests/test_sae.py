@@ -245,7 +245,7 @@ def test_dead_latent_is_detected_and_resampling_revives_it():
         sae.b_enc[0, 2] = -100.0
     train(sae, data, TrainConfig(steps=100, batch_size=128, lr=1e-4), hooks=sae_hooks(sae, data, log=log),
           progress=False)
-    assert log == [(100, 1)]
+    assert log == [(100, [1])]
     assert sae.b_enc[0, 2].item() > -1
 
 

@@ -51,6 +51,22 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _print_rows(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> None:
+    """A rich table of `rows`: `columns` are (heading, key, format); keys missing from the rows are left out."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = [c for c in columns if rows and c[1] in rows[0]]
+    table = Table(title=title)
+    for heading, _, _ in columns:
+        table.add_column(heading)
+    for row in rows:
+        table.add_row(*(fmt.format(row[key]) for _, key, fmt in columns))
+    console = Console()
+    # piped output: wide enough that each row stays on one line
+    (console if console.is_terminal else Console(width=200)).print(table)
+
+
 def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]):
     from .config import RunConfig, load_config, validate
 
@@ -162,6 +178,8 @@ def _analysis(run_dir: Path) -> dict[str, Any]:
     from .runs import load_run
 
     run = load_run(run_dir, device="cpu")
+    if run.config.family != "toy":
+        raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition {run.config.family} analyze`")
     table = analyze(run)
     structures = classify(run.W)
     probs = run.config.data.probability()
@@ -393,27 +411,16 @@ def modadd_analyze(
         typer.echo(json.dumps(_json_safe({"run": str(run_dir), "config": run.config.model_dump(mode="json"),
                                           "instances": rows}), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)
     m = run.config.model
-    t = Table(title=f"{run_dir} ({m.kind}, p={run.config.data.p}, d={m.d_embed}, hidden={m.n_hidden}, "
-                    f"wd={run.config.train.resolved_weight_decay})")
+    title = (f"{run_dir} ({m.kind}, p={run.config.data.p}, d={m.d_embed}, hidden={m.n_hidden}, "
+             f"wd={run.config.train.resolved_weight_decay})")
     columns = [("instance", "instance", "{}"), ("test acc", "test_accuracy", "{:.4f}"),
                ("train loss", "train_loss", "{:.3g}"), ("test loss", "test_loss", "{:.3g}"),
                ("frequencies per column (share)", "column_frequencies", "{}"),
                ("freqs/col", "freqs_per_column", "{:.2f}"), ("L,R Hoyer", "hidden_hoyer", "{:.2f}"),
                ("unmixed Hoyer", "unmixed_hidden_hoyer", "{:.2f}"), ("median|L,R|·λ", "hidden_median_abs_x_wd", "{:.2f}"),
                ("rounding Δloss", "rounded_binary_loss_change", "{:+.3g}")]
-    columns = [c for c in columns if c[1] in table.columns]
-    for title, _, _ in columns:
-        t.add_column(title)
-    for row in rows:
-        t.add_row(*(fmt.format(row[key]) for _, key, fmt in columns))
-    console.print(t)
+    _print_rows(title, rows, columns)
 
 
 sae_app = typer.Typer(
@@ -523,23 +530,15 @@ def sae_analyze(
         typer.echo(json.dumps(_json_safe({"run": str(run_dir), "config": run.config.model_dump(mode="json"),
                                           "instances": rows}), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     src = run.config.source
     what = (f"toy run {src.run or ''} instance {src.instance}" if src.kind == "toy"
             else f"sphere d={src.d}, {src.n_features} features, {src.n_active:g} active")
-    t = Table(title=f"{run_dir} (SAE, {run.config.model.activation}, d_sae={run.config.model.d_sae}, on {what})")
+    title = f"{run_dir} (SAE, {run.config.model.activation}, d_sae={run.config.model.d_sae}, on {what})"
     columns = [("instance", "instance", "{}"), ("l1", "l1", "{:g}"), ("L0", "l0", "{:.3g}"),
                ("explained var.", "explained_variance", "{:.4f}"), ("shrinkage", "shrinkage", "{:.3f}"),
                ("dead (eval)", "dead_fraction", "{:.1%}"), ("dead (training)", "dead_in_training", "{}"),
                ("MMCS", "mmcs", "{:.4f}"), ("matched", "matched_score", "{:.4f}")]
-    columns = [c for c in columns if c[1] in table.columns]
-    for title, _, _ in columns:
-        t.add_column(title)
-    for row in rows:
-        t.add_row(*(fmt.format(row[key]) for _, key, fmt in columns))
-    Console(width=160).print(t)
+    _print_rows(title, rows, columns)
 
 
 @app.command()

@@ -26,6 +26,12 @@ from .runs import Run, history_frame, save_run
 from .train import Hook, train
 
 
+# Salts for the SAE's evaluation and resampling draws, so that neither repeats the trainer's batches (which come from
+# a generator seeded with train.seed).
+HELD_OUT_SALT = 0x0E7A1
+RESAMPLE_SALT = 0x2E5A3
+
+
 def build_data(config, device: str = "cpu", truth: dict[str, torch.Tensor] | None = None):
     """The data source a run config describes (modular-addition splits are seeded by `data.split_seed`).
 
@@ -37,8 +43,11 @@ def build_data(config, device: str = "cpu", truth: dict[str, torch.Tensor] | Non
     if isinstance(config, SAERunConfig):
         src = config.source
         if src.kind == "sphere":
-            return SphereFeatures(src.d, src.n_features, src.n_active, n_instances=1, seed=src.seed,
+            data = SphereFeatures(src.d, src.n_features, src.n_active, n_instances=1, seed=src.seed,
                                   correlation=src.correlation, group_size=src.group_size, device=device)
+            if truth is not None:  # the features trained on (CPU and CUDA draw different ones from one seed)
+                data.true_features = truth["true_features"].to(device)
+            return data
         W = truth["W"] if truth is not None else _toy_weights(src)[src.instance : src.instance + 1]
         return HiddenActivations(W.to(device), FeatureData(one_instance(src.toy.data, src.instance), device=device))
     return FeatureData(config.data, device=device)
@@ -76,7 +85,8 @@ def analyze(run: Run) -> pd.DataFrame:
         from .analysis.dictionary import evaluate
 
         data = build_data(run.config, device=str(run.model.b_dec.device), truth=run.truth)
-        table = evaluate(run.model, data, true_features=run.truth["true_features"], seed=run.config.train.seed)
+        table = evaluate(run.model, data, true_features=run.truth["true_features"],
+                         seed=run.config.train.seed + HELD_OUT_SALT)
         table.insert(1, "d_sae", run.config.model.d_sae)
         table.insert(2, "l1", run.config.model.resolved_l1(run.config.model.n_instances))
         return table
@@ -111,13 +121,13 @@ def train_run(
         label = f"SAE d_sae={config.model.d_sae} on {config.source.kind}"
     else:
         label = f"{config.model.kind} n={config.data.n_features} m={config.model.n_hidden}"
-    resampled: list[tuple[int, int]] = []
+    resampled: list[tuple[int, list[int]]] = []
     if isinstance(config, SAERunConfig):
         from .models.sae import sae_hooks
 
         # Resampling stops at 80% of training, so that resampled latents are trained before the end.
-        hooks = [*sae_hooks(model, data, seed=config.train.seed, until=int(0.8 * config.train.steps), log=resampled),
-                 *hooks]
+        hooks = [*sae_hooks(model, data, seed=config.train.seed + RESAMPLE_SALT, until=int(0.8 * config.train.steps),
+                            log=resampled), *hooks]
     history = train(model, data, config.train, hooks=hooks, progress=progress, description=label)
     run = Run(config=config, model=model, history=history_frame(history))
     if isinstance(config, SAERunConfig):
@@ -128,7 +138,7 @@ def train_run(
     if isinstance(config, SAERunConfig):
         # What training saw: latents silent over the last `dead_window` steps, and how many were resampled.
         run.metrics["dead_in_training"] = model.dead_latents().sum(-1).tolist()
-        run.metrics["resampled"] = sum(count for _, count in resampled)
+        run.metrics["resampled"] = [sum(counts[k] for _, counts in resampled) for k in range(model.n_instances)]
     if out is not None:
         save_run(run, out)
     return run

@@ -72,18 +72,18 @@ def dead_fraction(f: Float[Tensor, "inst batch d_sae"]) -> Float[Tensor, "inst"]
 
 
 def shrinkage(x: Float[Tensor, "inst batch d"], x_hat: Float[Tensor, "inst batch d"]) -> Float[Tensor, "inst"]:
-    """Mean over samples of ||x_hat|| / ||x||, over the samples with x != 0 (the ratio is undefined at x = 0, and
-    sparse data has many all-zero samples); NaN when there are none. Below 1: the reconstruction is shrunk, as an L1
-    penalty does; 1 for a perfect reconstruction.
+    """Σ ||x_hat|| / Σ ||x|| over the samples with x != 0: the reconstruction's length relative to the input's, each
+    sample weighted by its norm (a plain mean of per-sample ratios is dominated by near-zero inputs, which sparse
+    data has many of, where the decoder bias alone makes the ratio huge). NaN when every x is 0. Below 1: the
+    reconstruction is shrunk, as an L1 penalty does; 1 for a perfect reconstruction.
 
     >>> shrinkage(torch.tensor([[[3., 4.], [0., 0.], [1., 0.]]]), torch.tensor([[[1.5, 2.], [0., 1.], [1., 0.]]]))
-    tensor([0.7500])
+    tensor([0.5833])
     """
     x, x_hat = torch.broadcast_tensors(x, x_hat)
     norm = x.norm(dim=-1)
     ok = norm > EPS
-    ratio = torch.where(ok, x_hat.norm(dim=-1) / norm.clamp_min(EPS), 0.0)
-    return ratio.sum(dim=-1) / ok.sum(dim=-1)
+    return torch.where(ok, x_hat.norm(dim=-1), 0.0).sum(dim=-1) / torch.where(ok, norm, 0.0).sum(dim=-1)
 
 
 def _unit(W: Tensor) -> Tensor:

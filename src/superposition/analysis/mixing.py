@@ -196,21 +196,22 @@ def rescale(model: BilinearModAdd, budget: Literal["max", "l2"], targets: float 
     """The model with each weight matrix (embed, L, R or W, U; biases untouched) scaled, per instance, so that its
     largest |entry| (`budget="max"`, the bound AdamW's decay imposes: |θ| ≲ 1/λ) or its Frobenius norm (`"l2"`,
     the quantity L2 weight decay penalises) equals the target: one number for all matrices, or one per name."""
-    if budget not in ("max", "l2"):
-        raise ConfigError(f"budget must be 'max' or 'l2', got {budget!r}")
     w = dict(model.weights())
-    for name in WEIGHT_NAMES:
-        if name not in w:
-            continue
-        t = w[name]
-        size = t.abs().flatten(1).amax(1) if budget == "max" else t.flatten(1).norm(dim=1)
-        target = targets if isinstance(targets, (int, float)) else targets[name]
-        w[name] = t * (target / size)[:, None, None]
+    for name, size in weight_sizes(model, budget).items():
+        if isinstance(targets, (int, float)):
+            target = targets
+        elif name in targets:
+            target = targets[name]
+        else:
+            raise ConfigError(f"no {budget} target for {name!r}: targets name {sorted(targets)}")
+        w[name] = w[name] * (target / size)[:, None, None]
     return BilinearModAdd.from_weights(w, layer_norm=model.layer_norm, loss_kind=model.loss_kind)
 
 
 def weight_sizes(model: BilinearModAdd, budget: Literal["max", "l2"]) -> dict[str, Float[Tensor, "inst"]]:
-    """Largest |entry| or Frobenius norm of each weight matrix, per instance."""
+    """Largest |entry| or Frobenius norm of each weight matrix (embed, L, R or W, U), per instance."""
+    if budget not in ("max", "l2"):
+        raise ConfigError(f"budget must be 'max' or 'l2', got {budget!r}")
     out = {}
     for name, t in model.weights().items():
         if name in WEIGHT_NAMES:

@@ -75,11 +75,20 @@ def top_frequencies(embed: Float[Tensor, "inst p d"], n: int) -> list[list[int]]
     return [sorted((torch.topk(inst.sum(0), n).indices + 1).tolist()) for inst in share]
 
 
+def can_unmix(model: BilinearModAdd) -> bool:
+    """Unmixing needs an even embedding with no more cos/sin pairs than Z_p has frequencies, and no layer norm
+    (which does not commute with mixing)."""
+    return model.d_embed % 2 == 0 and model.d_embed // 2 <= (model.p - 1) // 2 and not model.layer_norm
+
+
 def unmix(model: BilinearModAdd) -> BilinearModAdd:
     """The model with each embedding column made one pure cos or sin of its top d/2 frequencies (the function is
     unchanged up to float precision; what the embedding held outside those frequencies is carried along)."""
     if model.d_embed % 2:
         raise ConfigError(f"unmixing pairs columns into cos/sin, so d_embed must be even, got {model.d_embed}")
+    if model.d_embed // 2 > (model.p - 1) // 2:
+        raise ConfigError(f"unmixing needs d_embed/2 = {model.d_embed // 2} frequencies, Z_{model.p} has only "
+                          f"{(model.p - 1) // 2}")
     embed = model.embed.detach().double()
     freqs = top_frequencies(embed, model.d_embed // 2)
     return mix(_double(model), unmixing_matrix(embed, freqs))
@@ -112,7 +121,8 @@ def summarize(model: BilinearModAdd, data: ModAddData, weight_decay: float = 0.0
     ]
     rows["key_frequencies"] = [" ".join(str(k) for k in sorted({k for col in inst for k, _ in col})) for inst in cols]
     rows["freqs_per_column"] = mixing_count(embed).tolist()
-    if model.d_embed % 2 == 0 and model.d_embed // 2 <= (model.p - 1) // 2:
+    rows["min_freqs_per_column"] = (frequency_share(embed)[..., 1:] > SHARE_THRESHOLD).sum(-1).amin(-1).tolist()
+    if model.d_embed % 2 == 0 and model.d_embed // 2 <= (model.p - 1) // 2:  # restricted loss needs the same
         top = top_frequencies(embed, model.d_embed // 2)
         rows["restricted_loss"] = restricted_loss(model, train, top).tolist()
     weights = model.weights()
@@ -123,7 +133,7 @@ def summarize(model: BilinearModAdd, data: ModAddData, weight_decay: float = 0.0
     rows["hidden_median_abs"] = absw.median(dim=1).values.tolist()
     rows["hidden_median_abs_x_wd"] = (absw.median(dim=1).values * weight_decay).tolist()
     rows["hidden_abs_spread"] = (absw.std(dim=1) / absw.mean(dim=1)).tolist()
-    if model.activation == "bilinear" and not model.layer_norm and model.d_embed % 2 == 0:
+    if model.activation == "bilinear" and can_unmix(model):
         unmixed = unmix(model)
         u = unmixed.weights()
         rows["unmixed_freqs_per_column"] = mixing_count(u["embed"]).tolist()

@@ -95,8 +95,9 @@ class HiddenActivations:
     """The hidden activations h = x @ W of a trained toy autoencoder (`W` `[n_instances, n_features, n_hidden]`),
     with x drawn from the run's feature distribution `feature_data`: the input of an SAE on a toy model.
 
-    The ground truth is `true_features`: the rows W_i scaled to unit norm (a row of norm 0, a feature the toy model
-    dropped, stays 0 and no latent can match it).
+    The ground truth is `true_features`: the rows W_i scaled to unit norm. A feature the toy model dropped keeps a
+    small nonzero row, which becomes a unit vector all the same (only an exactly zero row stays 0): check the norms
+    of W before reading recovery scores, as the sparse-coding experiment does.
 
     >>> from superposition.config import DataConfig
     >>> W = torch.randn(1, 5, 2)
@@ -118,11 +119,6 @@ class HiddenActivations:
         self.true_features: Float[Tensor, "inst feat hidden"] = torch.where(
             norms > 0, self.W / norms.clamp_min(1e-12), 0.0
         )
-
-    @classmethod
-    def from_run(cls, run) -> "HiddenActivations":
-        """The hidden activations of a trained toy run (anything with `.W` and `.config.data`)."""
-        return cls(run.W, FeatureData(run.config.data, device=run.W.device))
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst batch hidden"]:
         return torch.bmm(self.feature_data.features(batch_size, generator), self.W)

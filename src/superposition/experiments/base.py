@@ -66,6 +66,11 @@ class Experiment:
     analyze: Callable[[Mapping[str, Run], bool], Findings]
 
 
+def steps_of(runs: Mapping[str, Run], prefix: str) -> int:
+    """Training steps of the first run whose name starts with `prefix` (for notes and figure titles)."""
+    return next(run.config.train.steps for name, run in runs.items() if name.startswith(prefix))
+
+
 def fmt(value: float, digits: int = 3) -> str:
     """A measured number for the report: a few significant digits, 'n/a' for NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -1,7 +1,8 @@
 """Run experiments: train (or reuse) their runs, analyze them, time them.
 
 Trained runs are cached under `OUT/runs/<experiment>/<run>-<hash>`, the hash being that of the run's full config,
-so re-running a report after a change in analysis or figures reuses every run whose config did not change.
+so re-running a report after a change in analysis or figures reuses every run whose config did not change (and
+measures it again with the current analysis).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ModAddRunConfig, RunConfig, SAERunConfig
-
-AnyConfig = RunConfig | ModAddRunConfig | SAERunConfig
 from ..errors import ConfigError, SuperpositionError
-from ..lab import train_run
+from ..lab import analyze, train_run
 from ..runs import Run, load_run
 from .base import Experiment, Findings
+
+
+AnyConfig = RunConfig | ModAddRunConfig | SAERunConfig
 
 
 def config_hash(config: AnyConfig) -> str:
@@ -48,6 +50,18 @@ def select(experiments: Sequence[Experiment], only: Sequence[str] | None) -> lis
     return [e for e in experiments if e.name in only]
 
 
+def reanalyzed(run: Run) -> Run:
+    """A reused run with its metrics computed by the current analysis (the stored table may predate a change);
+    columns only training could measure (e.g. an SAE's dead latents during training) are kept."""
+    fresh = analyze(run)
+    if run.metrics is not None and len(run.metrics) == len(fresh):
+        for col in run.metrics.columns:
+            if col not in fresh.columns:
+                fresh[col] = run.metrics[col].to_numpy()
+    run.metrics = fresh
+    return run
+
+
 def cached_run(config: AnyConfig, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
     """Load the run of `config` from `directory` if it is there and intact, else train and save it.
     Returns the run and whether it was reused."""
@@ -55,7 +69,7 @@ def cached_run(config: AnyConfig, directory: Path, *, progress: bool, descriptio
         try:
             run = load_run(directory)
             if run.config == config:
-                return run, True
+                return reanalyzed(run), True
         except SuperpositionError:
             pass  # corrupt or stale: train it again, replacing it atomically
     return train_run(config, directory, progress=progress, description=description), False

@@ -14,7 +14,7 @@ from ..config import SAERunConfig, make_config, validate
 from ..plots import loss_history
 from ..plots.dictionary import decoder_directions, recovery_curves, recovery_heatmap
 from ..runs import Run
-from .base import Claim, Experiment, Findings, fmt
+from .base import Claim, Experiment, Findings, fmt, steps_of
 
 SOURCE = "Sharkey et al. 2022; Bricken et al. 2023 (sparse dictionary learning)"
 TOY_L1 = [0.03, 0.1, 0.2, 0.3, 0.5, 1.0]
@@ -126,21 +126,17 @@ def sparse_coding_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     ]
     notes = [
         "Metrics: L0 is the mean number of nonzero latents per sample; explained variance 1 − Σ‖x − x̂‖² / "
-        "Σ‖x − mean x‖²; shrinkage ‖x̂‖ / ‖x‖ averaged over samples; mean max cosine (MMCS) is, for each true "
+        "Σ‖x − mean x‖²; shrinkage Σ‖x̂‖ / Σ‖x‖ over nonzero inputs; mean max cosine (MMCS) is, for each true "
         "feature, the best cosine any decoder row reaches, averaged; the matched score pairs latents with "
         "features one-to-one (Hungarian algorithm, scipy) before averaging. All on 8,192 held-out samples.",
         "SAEs: ReLU latents with an L1 penalty, decoder rows kept at unit norm, untied, Adam. The toy SAE trains "
         f"{runs['toy'].config.train.steps} steps at lr {runs['toy'].config.train.lr:g}; the synthetic sweep "
-        f"{sweep_steps(runs)} steps at lr 3e-3, batch 1024.",
+        f"{steps_of(runs, 'sphere-')} steps at lr 3e-3, batch 1024.",
     ]
     if quick:
         notes.append(f"Quick mode: synthetic data shrunk to {QUICK_SPHERE['n_features']} features in "
                      f"{QUICK_SPHERE['d']} dimensions and fewer steps; verdicts are not meaningful at this size.")
     return Findings(figures, claims, notes)
-
-
-def sweep_steps(runs: Mapping[str, Run]) -> int:
-    return next(run.config.train.steps for name, run in runs.items() if name.startswith("sphere-"))
 
 
 SPARSE_CODING = Experiment(

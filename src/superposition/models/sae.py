@@ -36,7 +36,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from ..config import DEFAULT_L1, SAEConfig
+from ..config import SAEConfig
 from ..hooks import Hook
 from ..errors import ConfigError
 
@@ -253,12 +253,13 @@ def sae_hooks(
     n_samples: int = 4096,
     seed: int = 0,
     until: int | None = None,
-    log: list[tuple[int, int]] | None = None,
+    log: list[tuple[int, list[int]]] | None = None,
 ) -> list[Hook]:
     """The hooks an SAE trains with: renormalise the decoder after every step, and, when the config's
     `resample_every` > 0, resample dead latents from `n_samples` fresh inputs of `data` (drawn from a generator
     seeded with `seed`, so the run stays deterministic) at steps up to `until` (default: all; stop well before the
-    last step so that resampled latents get trained). Each resampling appends `(step, count)` to `log` if given.
+    last step so that resampled latents get trained). Each resampling appends `(step, per-instance counts)` to `log`
+    if given.
     """
     hooks = [Hook(1, lambda step, m, loss: model.normalize_decoder())]
     every = model.config.resample_every
@@ -271,9 +272,10 @@ def sae_hooks(
         def resample(step: int, m: nn.Module, loss: Tensor) -> None:
             if until is not None and step > until:
                 return
-            count = model.resample_dead(data.sample(n_samples, generator), generator=generator)
+            dead = model.dead_latents()
+            model.resample_dead(data.sample(n_samples, generator), generator=generator, dead=dead)
             if log is not None:
-                log.append((step, count))
+                log.append((step, dead.sum(dim=1).tolist()))
 
         hooks.append(Hook(every, resample))
     return hooks

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from ..config import SAERunConfig
 from ..errors import SuperpositionError
 from ..runs import Run
-from . import TEMPLATE, _colour, _equal_aspect, _grid, _cell, PANEL
+from . import PANEL, TEMPLATE, _cell, _colour, _equal_aspect, _grid, instance_label
 
 
 def sae_title(config: SAERunConfig) -> str:
@@ -46,14 +46,13 @@ def decoder_directions(run: Run, instances: Sequence[int] | None = None, max_col
     if true.shape[1] != 2:
         raise SuperpositionError(f"decoder_directions draws 2-dimensional inputs, this SAE reads {true.shape[1]}")
     decoder = run.model.decoder.detach().cpu().numpy()
-    l1 = run.config.model.resolved_l1(run.model.n_instances)
     chosen = list(range(run.model.n_instances)) if instances is None else list(instances)
     rows, cols = _grid(len(chosen), max_cols)
     metrics = run.metrics
     titles = []
     for k in chosen:
         note = f", MMCS {metrics.mmcs.iloc[k]:.3f}" if metrics is not None and "mmcs" in metrics else ""
-        titles.append(f"L1 = {l1[k]:g}{note}" if run.config.model.activation == "relu" else f"instance {k}{note}")
+        titles.append(instance_label(run.config, k) + note)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.12)
     for i, k in enumerate(chosen):
         r, c = _cell(i, cols)

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..analysis.fourier import frequency_share
-from ..analysis.modadd import unmix
+from ..analysis.modadd import can_unmix, unmix
 from ..config import ModAddRunConfig
 from ..errors import SuperpositionError
 from ..runs import Run
@@ -55,12 +55,12 @@ def _modadd(run: Run, instance: int) -> None:
 def _unmixed(run: Run, instance: int):
     """(original, unmixed) weights of one instance as float64 tensors, or unmixed None when it does not apply."""
     w = {k: v[instance : instance + 1].double() for k, v in run.model.weights().items()}
-    m = run.config.model
-    if m.kind != "bilinear" or m.layer_norm or m.d_embed % 2:
-        return w, None
     from ..models.bilinear import BilinearModAdd
 
-    model = BilinearModAdd.from_weights(w, loss_kind=m.loss)
+    m = run.config.model
+    model = BilinearModAdd.from_weights(w, layer_norm=m.layer_norm, loss_kind=m.loss)
+    if m.kind != "bilinear" or not can_unmix(model):
+        return w, None
     return w, unmix(model).weights()
 
 
