@@ -67,15 +67,46 @@ def _print_rows(title: str, rows: list[dict[str, Any]], columns: list[tuple[str,
     (console if console.is_terminal else Console(width=200)).print(table)
 
 
-def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]):
-    from .config import RunConfig, load_config, validate
+# The command that trains or analyzes each run family.
+_COMMAND = {"toy": "superposition", "modadd": "superposition modadd", "sae": "superposition sae"}
 
-    loaded = load_config(config_file) if config_file else RunConfig()
-    if not isinstance(loaded, RunConfig):
-        raise ConfigError(f"{config_file} is a {loaded.family} config; train it with `superposition {loaded.family} train`")
+
+def _merged(config_file: Path | None, family: type, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The config file's content (or `family`'s defaults) with every flag that was given laid over it."""
+    from .config import load_config
+
+    loaded = load_config(config_file) if config_file else family()
+    if not isinstance(loaded, family):
+        raise ConfigError(f"{config_file} is a {loaded.family} config; train it with `{_COMMAND[loaded.family]} train`")
     base = loaded.model_dump()
     for section, values in overrides.items():
         base[section].update({k: v for k, v in values.items() if v is not None})
+    return base
+
+
+def _train_new(cfg: Any, out: Path, overwrite: bool, progress: bool) -> Any:
+    """Train `cfg` into the new run directory `out` (an existing one only with --overwrite)."""
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
+    from .lab import train_run
+
+    return train_run(cfg, out, progress=progress)
+
+
+def _load_family(run_dir: Path, family: str) -> Any:
+    """The run at `run_dir`, which must be of `family` (the error names the command for the run it is)."""
+    from .runs import load_run
+
+    run = load_run(run_dir, device="cpu")
+    if run.config.family != family:
+        raise ConfigError(f"{run_dir} is a {run.config.family} run; use `{_COMMAND[run.config.family]} analyze`")
+    return run
+
+
+def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]):
+    from .config import RunConfig, validate
+
+    base = _merged(config_file, RunConfig, overrides)
     flags = overrides["data"]
     if flags.get("importance") is not None and flags.get("importance_decay") is not None:
         raise ConfigError("give --importance or --importance-decay, not both")
@@ -157,11 +188,7 @@ def train(
                 ),
             },
         )
-        if out.exists() and not overwrite:
-            raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
-        from .lab import train_run
-
-        run = train_run(cfg, out, progress=not quiet and not as_json)
+        run = _train_new(cfg, out, overwrite, progress=not quiet and not as_json)
     except SuperpositionError as e:
         _fail(str(e))
     result = {"run": str(out), "final_loss": run.final_loss()}
@@ -175,11 +202,8 @@ def train(
 def _analysis(run_dir: Path) -> dict[str, Any]:
     from .analysis.geometry import classify
     from .lab import analyze
-    from .runs import load_run
 
-    run = load_run(run_dir, device="cpu")
-    if run.config.family != "toy":
-        raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition {run.config.family} analyze`")
+    run = _load_family(run_dir, "toy")
     table = analyze(run)
     structures = classify(run.W)
     probs = run.config.data.probability()
@@ -355,27 +379,16 @@ def modadd_train(
 ) -> None:
     """Train bilinear modular-addition models (full batch, AdamW) and save the run directory with its metrics."""
     try:
-        from .config import ModAddRunConfig, load_config, parse_run_config
+        from .config import ModAddRunConfig, parse_run_config
 
-        loaded = load_config(config) if config else ModAddRunConfig()
-        if not isinstance(loaded, ModAddRunConfig):
-            raise ConfigError(f"{config} is a {loaded.family} config; train it with `superposition train`")
-        base = loaded.model_dump()
-        overrides = {
+        base = _merged(config, ModAddRunConfig, {
             "data": dict(p=p, train_fraction=train_fraction, split_seed=split_seed),
             "model": dict(kind=kind, d_embed=d_embed, n_hidden=n_hidden, n_instances=instances, bias=bias,
                           layer_norm=layer_norm, loss=loss),
             "train": dict(steps=steps, lr=lr, weight_decay=weight_decay, schedule=schedule, seed=seed,
                           device=device, threads=threads),
-        }
-        for section, values in overrides.items():
-            base[section].update({k: v for k, v in values.items() if v is not None})
-        cfg = parse_run_config(base)
-        if out.exists() and not overwrite:
-            raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
-        from .lab import train_run
-
-        run = train_run(cfg, out, progress=not quiet and not as_json)
+        })
+        run = _train_new(parse_run_config(base), out, overwrite, progress=not quiet and not as_json)
     except SuperpositionError as e:
         _fail(str(e))
     rows = run.metrics.to_dict(orient="records")
@@ -383,7 +396,7 @@ def modadd_train(
         typer.echo(json.dumps(_json_safe({"run": str(out), "instances": rows}), indent=2))
     else:
         accs = ", ".join(f"{r['test_accuracy']:.3f}" for r in rows)
-        typer.echo(f"saved {out} ({cfg.model.n_instances} instances, test accuracy per instance: {accs})")
+        typer.echo(f"saved {out} ({len(rows)} instances, test accuracy per instance: {accs})")
 
 
 @modadd_app.command("analyze")
@@ -395,11 +408,8 @@ def modadd_analyze(
     unmixing, per instance."""
     try:
         from .lab import analyze as analyze_run
-        from .runs import load_run
 
-        run = load_run(run_dir, device="cpu")
-        if run.config.family != "modadd":
-            raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition analyze`")
+        run = _load_family(run_dir, "modadd")
         table = analyze_run(run)
     except SuperpositionError as e:
         _fail(str(e))
@@ -489,11 +499,7 @@ def sae_train(
             "model": {k_: v for k_, v in model.items() if v is not None},
             "train": {k_: v for k_, v in train_cfg.items() if v is not None},
         })
-        if out.exists() and not overwrite:
-            raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
-        from .lab import train_run
-
-        run = train_run(cfg, out, progress=not quiet and not as_json)
+        run = _train_new(cfg, out, overwrite, progress=not quiet and not as_json)
     except SuperpositionError as e:
         _fail(str(e))
     rows = run.metrics.to_dict(orient="records")
@@ -513,11 +519,8 @@ def sae_analyze(
     one-to-one Hungarian matching), per autoencoder."""
     try:
         from .lab import analyze as analyze_run
-        from .runs import load_run
 
-        run = load_run(run_dir, device="cpu")
-        if run.config.family != "sae":
-            raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition analyze`")
+        run = _load_family(run_dir, "sae")
         table = analyze_run(run)
         if run.metrics is not None:  # what only training saw (dead latents over the window, resampling)
             for col in ("dead_in_training", "resampled"):
