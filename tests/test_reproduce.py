@@ -7,7 +7,7 @@ import superposition.experiments as registry
 from superposition import make_config, plots
 from superposition.analysis.metrics import feature_norms
 from superposition.cli import app
-from superposition.experiments import Claim, Experiment, Findings
+from superposition.experiments import ClaimSpec, Experiment, Findings, check
 from superposition.experiments.runner import config_hash, run_experiment, select
 
 runner = CliRunner()
@@ -23,20 +23,22 @@ def tiny_configs(quick: bool):
     }
 
 
+SOME = ClaimSpec("tiny.some", "Some features are represented.", "test")
+IMPOSSIBLE = ClaimSpec("tiny.impossible", "More features than exist are represented.", "test", kind="exact")
+
+
 def tiny_analyze(runs, quick):
     run = runs["relu"]
     n = int((feature_norms(run.W) > 0.5).sum())
     return Findings(
         figures=[plots.features_2d(run)],
-        claims=[
-            Claim("tiny.some", "Some features are represented.", "> 0", "test", str(n), n > 0),
-            Claim("tiny.impossible", "More features than exist are represented.", "> 6", "test", str(n), n > 6),
-        ],
+        claims=[SOME([check("represented", n, ">", 0)], str(n)), IMPOSSIBLE([check("represented", n, ">", 6)], str(n))],
         notes=["a note for the reader"],
     )
 
 
-TINY = Experiment("tiny", "A tiny experiment", "First paragraph.\n\nSecond paragraph.", tiny_configs, tiny_analyze)
+TINY = Experiment("tiny", "A tiny experiment", "First paragraph.\n\nSecond paragraph.", tiny_configs, tiny_analyze,
+                  claims=(SOME, IMPOSSIBLE))
 
 
 @pytest.fixture
@@ -76,10 +78,13 @@ def test_reproduce_writes_report_and_claims(tmp_path, only_tiny):
     assert result.exit_code == 0, result.output
     assert "1 of 2 claims reproduced" in result.output
     doc = json.loads((out / "claims.json").read_text())
-    assert doc["quick"] is True and doc["summary"] == {"claims": 2, "reproduced": 1, "not_reproduced": 1}
-    verdicts = {c["id"]: c["verdict"] for c in doc["claims"]}
-    assert verdicts == {"tiny.some": "reproduced", "tiny.impossible": "not reproduced"}
-    assert {"experiment", "sentence", "expected", "source", "measured"} <= set(doc["claims"][0])
+    assert doc["quick"] is True and doc["summary"] == {
+        "claims": 2, "reproduced": 1, "not_reproduced": 1,
+        "by_kind": {"measured": {"claims": 1, "reproduced": 1}, "exact": {"claims": 1, "reproduced": 0}}}
+    verdicts = {c["id"]: (c["kind"], c["verdict"], c["expected"]) for c in doc["claims"]}
+    assert verdicts == {"tiny.some": ("measured", "reproduced", "represented > 0"),
+                        "tiny.impossible": ("exact", "not reproduced", "represented > 6")}
+    assert {"experiment", "sentence", "expected", "source", "measured", "kind", "checks"} <= set(doc["claims"][0])
     page = (out / "index.html").read_text()
     assert page.count("* plotly.js v") == 1  # the bundle's banner: embedded exactly once
     assert 'src="http' not in page and "Quick mode" in page
@@ -106,3 +111,38 @@ def test_unknown_experiment_is_a_one_line_error(tmp_path, only_tiny):
     assert result.exit_code == 2 and result.output.strip().count("\n") == 0
     assert "unknown experiment 'nope'" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_declared_claim_the_analysis_does_not_produce_is_reported_not_reproduced(tmp_path):
+    def silent(runs, quick):
+        return Findings(claims=[SOME([check("represented", 1, ">", 0)], "1")])
+
+    exp = Experiment("tiny", "t", "x", tiny_configs, silent, claims=(SOME, IMPOSSIBLE))
+    section = run_experiment(exp, tmp_path, quick=True, progress=False)
+    claims = section.findings.by_id()
+    assert list(claims) == ["tiny.some", "tiny.impossible"]  # declaration order, nothing dropped
+    assert claims["tiny.some"].reproduced
+    missing = claims["tiny.impossible"]
+    assert not missing.reproduced and missing.kind == "exact" and missing.measured.startswith("not measured:")
+
+
+def test_an_undeclared_claim_is_a_programming_error(tmp_path):
+    exp = Experiment("tiny", "t", "x", tiny_configs, tiny_analyze, claims=(SOME,))
+    with pytest.raises(ValueError, match="undeclared claim.*tiny.impossible"):
+        run_experiment(exp, tmp_path, quick=True, progress=False)
+
+
+def test_check_and_within_write_the_text_and_decide_from_one_threshold():
+    assert check("rho", 0.8, ">=", 0.8) == check("rho", 0.8, ">=", 0.8)
+    assert check("rho", 0.8, ">=", 0.8).holds and not check("rho", 0.79, ">=", 0.8).holds
+    assert check("n", 3, "==", 3).text == "n == 3"
+    assert not check("x", float("nan"), "<", 1.0).holds and not check("x", None, ">", 0).holds
+    from superposition.experiments import within
+
+    assert within("D", 0.44, 0.4, 0.05).holds and not within("D", 0.46, 0.4, 0.05).holds
+    with pytest.raises(ValueError, match="unknown comparison"):
+        check("x", 1, "=>", 0)
+    with pytest.raises(ValueError, match="at least one check"):
+        SOME([], "nothing")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ClaimSpec("x.y", "s", "src", kind="guessed")

@@ -339,8 +339,10 @@ def reproduce(
     if as_json:
         typer.echo(json.dumps(_json_safe(doc), indent=2))
     else:
+        m, x = s["by_kind"]["measured"], s["by_kind"]["exact"]
         typer.echo(f"wrote {out / 'index.html'} and {out / 'claims.json'}: "
-                   f"{s['reproduced']} of {s['claims']} claims reproduced")
+                   f"{s['reproduced']} of {s['claims']} claims reproduced ({m['reproduced']} of {m['claims']} measured, "
+                   f"{x['reproduced']} of {x['claims']} exact)")
     if strict and s["not_reproduced"]:
         raise typer.Exit(1)
 

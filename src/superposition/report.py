@@ -2,7 +2,8 @@
 
 The page embeds plotly.js once (no network at all), opens with a summary of every claim, then gives each
 experiment a section: its explanation, notes (e.g. what `--quick` shrank), figures, and a table of claims with the
-expected value, the measured value and the verdict. A tiny script, first in the page, records JavaScript errors in
+kind of each (measured from trained runs, or exact: theory or a hand-built construction), the expected value, the
+measured value and the verdict. A tiny script, first in the page, records JavaScript errors in
 `document.documentElement.dataset.jsErrors` so a headless browser test can read them.
 """
 
@@ -20,6 +21,7 @@ import torch
 from plotly.offline import get_plotlyjs
 
 from . import __version__
+from .experiments.base import KINDS
 from .experiments.runner import Section
 from .files import atomic_write_text
 from .plots import figure_div
@@ -54,12 +56,13 @@ def _claim_rows(sections: Sequence[Section], with_experiment: bool) -> str:
             first = f'<td><a href="#{_e(section.experiment.name)}">{_e(section.experiment.name)}</a></td>' if with_experiment else ""
             note = f'<div class="note">{_e(claim.note)}</div>' if claim.note else ""
             rows.append(
-                f'<tr class="claim" data-claim="{_e(claim.id)}">{first}<td>{_e(claim.id)}</td>'
+                f'<tr class="claim" data-claim="{_e(claim.id)}" data-kind="{_e(claim.kind)}">{first}<td>{_e(claim.id)}</td>'
+                f"<td>{_e(claim.kind)}</td>"
                 f"<td>{_e(claim.sentence)}{note}</td><td>{_e(claim.expected)}<div class=\"note\">{_e(claim.source)}</div></td>"
                 f'<td>{_e(claim.measured)}</td><td class="{cls}">{_e(claim.verdict)}</td></tr>'
             )
     head = ("<th>experiment</th>" if with_experiment else "") + (
-        "<th>claim</th><th>statement</th><th>expected (source)</th><th>measured</th><th>verdict</th>"
+        "<th>claim</th><th>kind</th><th>statement</th><th>expected (source)</th><th>measured</th><th>verdict</th>"
     )
     return f'<table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -91,13 +94,19 @@ def claims_document(sections: Sequence[Section], quick: bool, seconds: float) ->
         {"experiment": s.experiment.name, **c.to_dict()} for s in sections for c in s.findings.claims
     ]
     reproduced = sum(c["reproduced"] for c in claims)
+    by_kind = {
+        kind: {"claims": sum(c["kind"] == kind for c in claims),
+               "reproduced": sum(c["kind"] == kind and c["reproduced"] for c in claims)}
+        for kind in KINDS
+    }
     return {
         "title": TITLE,
         "quick": quick,
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"superposition": __version__, "torch": torch.__version__, "plotly": plotly.__version__},
         "seconds": round(seconds, 1),
-        "summary": {"claims": len(claims), "reproduced": reproduced, "not_reproduced": len(claims) - reproduced},
+        "summary": {"claims": len(claims), "reproduced": reproduced, "not_reproduced": len(claims) - reproduced,
+                    "by_kind": by_kind},
         "experiments": [
             {"name": s.experiment.name, "title": s.experiment.title, "seconds": round(s.seconds, 1),
              "trained": s.trained, "reused": s.reused, "notes": s.findings.notes}
@@ -105,6 +114,13 @@ def claims_document(sections: Sequence[Section], quick: bool, seconds: float) ->
         ],
         "claims": claims,
     }
+
+
+def kind_summary(summary: dict[str, Any]) -> str:
+    """The summary's counts by kind, in words: which verdicts read trained runs and which do not."""
+    m, x = summary["by_kind"]["measured"], summary["by_kind"]["exact"]
+    return (f"Measured claims (the verdict reads trained runs): {m['reproduced']} of {m['claims']} reproduced. "
+            f"Exact claims (theory or a hand-built construction, no training): {x['reproduced']} of {x['claims']}.")
 
 
 def write_report(out: str | Path, sections: Sequence[Section], quick: bool, seconds: float) -> dict[str, Any]:
@@ -127,7 +143,7 @@ def write_report(out: str | Path, sections: Sequence[Section], quick: bool, seco
         f'<p class="meta">{_e(mode)} Generated {_e(doc["generated"])} by superposition {__version__} '
         f"(torch {_e(torch.__version__)}) in {seconds:.0f} s.</p>"
         f'<p id="summary"><b>{s["reproduced"]} of {s["claims"]} claims reproduced</b>; '
-        f"{s['not_reproduced']} not reproduced. Each verdict is computed from the trained runs.</p>"
+        f"{s['not_reproduced']} not reproduced. {_e(kind_summary(s))}</p>"
         f'<h2>Summary</h2>{_claim_rows(sections, with_experiment=True)}'
         + "".join(_section_html(section, i + 1) for i, section in enumerate(sections))
         + '<section class="experiment"><h2>Timings</h2><table><thead><tr><th>experiment</th><th>seconds</th>'

@@ -41,7 +41,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .metrics import angles, cosines, dimensionality, feature_norms
+from .metrics import REPRESENTED_NORM, angles, cosines, dimensionality, feature_norms
 
 # The fractions of a dimension the paper finds features sitting on, largest first.
 FRACTIONS: dict[str, float] = {
@@ -66,8 +66,8 @@ SHAPES: dict[tuple[int, int], str] = {
 
 NOT_REPRESENTED = "not represented"
 
-# Trained models leave represented features near norm 1 and ignored ones near 0; halfway splits them.
-NORM_THRESHOLD = 0.5
+# Represented features (metrics.REPRESENTED_NORM) are the ones that get a structure.
+NORM_THRESHOLD = REPRESENTED_NORM
 # Features with |cos| at most this barely interfere, so they sit in separate (tegum) factors.
 COS_TOL = 0.1
 # Singular values below this share of the largest are noise, not a dimension the group spans.

@@ -28,6 +28,9 @@ from torch import Tensor
 
 # A feature whose norm is below this carries (almost) nothing: its dimensionality and angles are undefined.
 EPS = 1e-8
+# What "represented" means everywhere in the project: trained norms sit near 0 (ignored) or near 1 (represented),
+# and halfway splits them.
+REPRESENTED_NORM = 0.5
 
 
 def wtw(W: Float[Tensor, "inst feat hidden"]) -> Float[Tensor, "inst feat feat"]:
@@ -38,6 +41,11 @@ def wtw(W: Float[Tensor, "inst feat hidden"]) -> Float[Tensor, "inst feat feat"]
 def feature_norms(W: Float[Tensor, "inst feat hidden"]) -> Float[Tensor, "inst feat"]:
     """||W_i||: about 1 for a represented feature, about 0 for one the model ignores."""
     return W.norm(dim=-1)
+
+
+def represented(W: Float[Tensor, "inst feat hidden"]) -> Tensor:
+    """Whether each feature is represented: ||W_i|| > REPRESENTED_NORM (bool `[inst, feat]`)."""
+    return feature_norms(W) > REPRESENTED_NORM
 
 
 def _unit(W: Tensor) -> Tensor:

@@ -24,10 +24,12 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-# max|w| / ||w|| at or above this is one feature: the largest weight carries >= 96% of the neuron's squared weight,
-# i.e. any other feature's weight is below 0.2 of it. Strict enough that the paper's asymmetric-superposition neuron
-# (weights 2 and -1/2, ratio 0.97) counts as polysemantic; two equal weights give 0.71.
-MONOSEMANTIC_THRESHOLD = 0.98
+# A weight vector lies along one basis direction when max|w| / ||w|| is at or above this: the largest entry carries
+# >= 96% of the squared weight, i.e. every other entry is below 0.2 of it. Used both ways: a neuron is monosemantic
+# when its input weights lie along one feature, and a feature aligns with a neuron when its hidden direction lies
+# along one neuron. Strict enough that the paper's asymmetric-superposition neuron (weights 2 and -1/2, ratio 0.97)
+# counts as polysemantic; two equal weights give 0.71.
+ALIGNED = 0.98
 # A neuron whose input weight norm is below this is dead: inputs are O(1), so its activation stays under 1% of a
 # feature's value (and exactly 0 for a neuron the optimiser has zeroed).
 DEAD_NORM = 0.01
@@ -68,16 +70,25 @@ def primary_feature(W1: Float[Tensor, "inst feat hidden"]) -> Int[Tensor, "inst 
     return neuron_weights(W1).abs().argmax(dim=-1)
 
 
-def monosemanticity(W1: Float[Tensor, "inst feat hidden"]) -> Float[Tensor, "inst hidden"]:
-    """max_i |w_i| / ||w|| per neuron: 1 when one feature drives it, 1/sqrt(k) for k equal weights, 0 with no weight."""
-    w = neuron_weights(W1)
+def _alignment(w: Float[Tensor, "inst row col"]) -> Float[Tensor, "inst row"]:
+    """max |w| / ||w|| of each row: 1 along one basis direction, 1/sqrt(k) for k equal entries, 0 with no weight."""
     norm = w.norm(dim=-1)
     return torch.where(norm > 0, w.abs().amax(dim=-1) / norm.clamp_min(1e-30), torch.zeros_like(norm))
 
 
+def monosemanticity(W1: Float[Tensor, "inst feat hidden"]) -> Float[Tensor, "inst hidden"]:
+    """max_i |w_i| / ||w|| per neuron: 1 when one feature drives it, 1/sqrt(k) for k equal weights, 0 with no weight."""
+    return _alignment(neuron_weights(W1))
+
+
+def feature_alignment(W1: Float[Tensor, "inst feat hidden"]) -> Float[Tensor, "inst feat"]:
+    """max_n |W1[i, n]| / ||W1[i]|| per feature: 1 when the feature reads a single neuron, 0 with no weight."""
+    return _alignment(W1.detach())
+
+
 def classify_neurons(
     W1: Float[Tensor, "inst feat hidden"],
-    threshold: float = MONOSEMANTIC_THRESHOLD,
+    threshold: float = ALIGNED,
     dead_norm: float = DEAD_NORM,
     nonnegative_inputs: bool = False,
 ) -> list[list[str]]:
@@ -92,7 +103,7 @@ def classify_neurons(
 
 def polysemantic_count(
     W1: Float[Tensor, "inst feat hidden"],
-    threshold: float = MONOSEMANTIC_THRESHOLD,
+    threshold: float = ALIGNED,
     dead_norm: float = DEAD_NORM,
     nonnegative_inputs: bool = False,
 ) -> Int[Tensor, "inst"]:
@@ -298,7 +309,7 @@ def summarize_neurons(
     W1: Float[Tensor, "inst feat hidden"],
     W2: Float[Tensor, "inst hidden feat"] | None = None,
     b: Float[Tensor, "inst feat"] | None = None,
-    threshold: float = MONOSEMANTIC_THRESHOLD,
+    threshold: float = ALIGNED,
     nonnegative_inputs: bool = False,
 ) -> list[NeuronSummary]:
     """One summary per instance. `W2=None` is the tied neuron model (no motif search: it has no separate output

@@ -1,6 +1,6 @@
 """The literature's experiments, as declarative entries checked by `superposition reproduce`."""
 
-from .base import Claim, Experiment, Findings
+from .base import Check, Claim, ClaimSpec, Experiment, Findings, check, within
 from .correlated import CORRELATED
 from .geometry import GEOMETRY
 from .mixing import MIXING
@@ -11,4 +11,4 @@ from .toy import FIRST_LOOK, INTRO, SWEEP
 
 EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING, SPARSE_CODING]
 
-__all__ = ["EXPERIMENTS", "Claim", "Experiment", "Findings"]
+__all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]

@@ -10,14 +10,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import plots
-from ..analysis.metrics import cosines, feature_norms
+from ..analysis.metrics import cosines, feature_norms, represented
 from ..config import RunConfig, make_config
 from ..runs import Run
-from .base import PAPER, Claim, Experiment, Findings, fmt
-from .toy import REPRESENTED, quick_note, schedule
+from .base import PAPER, ClaimSpec, Experiment, Findings, check, fmt
+from .toy import quick_note, schedule
 
 SEEDS = 6
 STEPS = 10_000  # the sources' step count
+ANTIPODAL_COS = -0.95  # cos below this: a pair is antipodal
+ORTHOGONAL_COS = 0.1  # |cos| below this: a pair is orthogonal
+COLLAPSE_COS = 0.95  # cos above this: a pair shares one direction
+ANTI_MIN = 5  # instances (of SEEDS) that must show the structure
+MOST = SEEDS // 2 + 1
+
+ANTICORRELATED = ClaimSpec(
+    "correlated.anticorrelated-antipodal",
+    "Anticorrelated features (never active together) are stored as antipodal pairs, even at a density where "
+    "independent features are not.", PAPER)
+ORTHOGONAL = ClaimSpec(
+    "correlated.correlated-orthogonal",
+    "Correlated features (always active together) are stored orthogonally to each other.", PAPER)
+COLLAPSE = ClaimSpec(
+    "correlated.collapse",
+    "When correlated features cannot be orthogonal (two in one dimension) they collapse onto one shared direction, "
+    "their principal component, each with norm about 1/sqrt(2).", PAPER)
 
 
 def _cfg(n: int, m: int, p: float, quick: bool, **pairs) -> RunConfig:
@@ -48,49 +65,42 @@ def correlated_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
 
     def antipodal_pairs(run: Run) -> list[bool]:
         C = cosines(run.W)
-        return [bool(C[k, 0, 1] < -0.95 and C[k, 2, 3] < -0.95) for k in range(SEEDS)]
+        return [bool(C[k, 0, 1] < ANTIPODAL_COS and C[k, 2, 3] < ANTIPODAL_COS) for k in range(C.shape[0])]
 
     anti, anti_text = _share(antipodal_pairs(runs["anticorrelated"]))
     indep, indep_text = _share(antipodal_pairs(runs["independent"]))
-    claims.append(Claim(
-        "correlated.anticorrelated-antipodal",
-        "Anticorrelated features (never active together) are stored as antipodal pairs, even at a density where "
-        "independent features are not.",
-        f"both pairs antipodal (cos < -0.95) in at least 5 of {SEEDS} instances; in at most half for independent "
-        "features at the same density (p = 0.45)",
-        PAPER,
+    claims.append(ANTICORRELATED(
+        [check(f"anticorrelated instances (of {SEEDS}) with both pairs antipodal (cos < {ANTIPODAL_COS:g})", anti,
+               ">=", ANTI_MIN),
+         check("independent instances at the same density (p = 0.45) with both pairs antipodal", indep, "<=",
+               SEEDS // 2)],
         f"anticorrelated: {anti_text}; independent: {indep_text}",
-        anti >= 5 and indep <= SEEDS // 2,
     ))
 
     run = runs["correlated"]
-    C, norms = cosines(run.W), feature_norms(run.W)
-    orth = [bool((norms[k] > REPRESENTED).all() and abs(C[k, 0, 1]) < 0.1 and abs(C[k, 2, 3]) < 0.1) for k in range(SEEDS)]
+    C, rep = cosines(run.W), represented(run.W)
+    orth = [bool(rep[k].all() and abs(C[k, 0, 1]) < ORTHOGONAL_COS and abs(C[k, 2, 3]) < ORTHOGONAL_COS)
+            for k in range(C.shape[0])]
     n_orth, orth_text = _share(orth)
-    claims.append(Claim(
-        "correlated.correlated-orthogonal",
-        "Correlated features (always active together) are stored orthogonally to each other.",
-        f"all four features represented and |cos| < 0.1 within each pair, in at least 5 of {SEEDS} instances",
-        PAPER,
-        f"{orth_text}; within-pair cosines {[[round(float(C[k, i, i + 1]), 2) for i in (0, 2)] for k in range(SEEDS)]}",
-        n_orth >= 5,
+    norms = feature_norms(run.W)
+    claims.append(ORTHOGONAL(
+        [check(f"instances (of {SEEDS}) with all four features represented and |cos| < {ORTHOGONAL_COS:g} within "
+               "each pair", n_orth, ">=", ANTI_MIN)],
+        f"{orth_text}; within-pair cosines {[[round(float(C[k, i, i + 1]), 2) for i in (0, 2)] for k in range(C.shape[0])]}",
         note="Instances that miss: " + ("; ".join(
-            f"{k}: norms {[round(v, 2) for v in norms[k].tolist()]}" for k in range(SEEDS) if not orth[k]) or "none")
+            f"{k}: norms {[round(v, 2) for v in norms[k].tolist()]}" for k in range(C.shape[0]) if not orth[k])
+            or "none")
         + ". A within-pair cosine near +1 is the collapse onto a shared direction described below.",
     ))
 
     run = runs["correlated-no-room"]
     C, norms = cosines(run.W), feature_norms(run.W)
-    collapse = [bool(C[k, 0, 1] > 0.95 and (norms[k] - 2**-0.5).abs().max() < 0.1) for k in range(SEEDS)]
+    collapse = [bool(C[k, 0, 1] > COLLAPSE_COS and (norms[k] - 2**-0.5).abs().max() < 0.1) for k in range(C.shape[0])]
     n_col, col_text = _share(collapse)
-    claims.append(Claim(
-        "correlated.collapse",
-        "When correlated features cannot be orthogonal (two in one dimension) they collapse onto one shared "
-        "direction, their principal component, each with norm about 1/sqrt(2).",
-        f"cos(W_0, W_1) > 0.95 and both norms 0.71 ± 0.1, in most of {SEEDS} instances",
-        PAPER,
+    claims.append(COLLAPSE(
+        [check(f"instances (of {SEEDS}) with cos(W_0, W_1) > {COLLAPSE_COS:g} and both norms 0.71 ± 0.1", n_col,
+               ">=", MOST)],
         f"{col_text}; norms {[[round(v, 2) for v in row] for row in norms.tolist()]}",
-        n_col > SEEDS // 2,
     ))
     return Findings(figures, claims, quick_note(quick, STEPS))
 
@@ -105,4 +115,5 @@ keeps them orthogonal. With two correlated features and a single dimension there
 collapse onto their common direction, as PCA would. Each setting is trained as six instances.""",
     configs=correlated_configs,
     analyze=correlated_analyze,
+    claims=(ANTICORRELATED, ORTHOGONAL, COLLAPSE),
 )

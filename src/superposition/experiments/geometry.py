@@ -20,11 +20,10 @@ import torch
 
 from .. import plots
 from ..analysis.geometry import FRACTION_TOL, FRACTIONS, NOT_REPRESENTED, classify, geometry_table
-from ..analysis.metrics import dimensionality, dimensions_per_feature, feature_norms
+from ..analysis.metrics import REPRESENTED_NORM, dimensionality, dimensions_per_feature, represented
 from ..config import RunConfig, make_config
 from ..runs import Run
-from .base import PAPER, Claim, Experiment, Findings, fmt
-from .toy import REPRESENTED
+from .base import PAPER, Claim, ClaimSpec, Experiment, Findings, check, fmt, within
 
 # The Colab's sweep: n = 200 features in m = 20 dimensions, importance 1, 20 densities 1 - S = 20^(-k/19).
 # (The paper's own figure uses n = 400, m = 30, and says the ratio is what matters as long as n >> m.)
@@ -46,6 +45,20 @@ SUPERPOSING = 0.95  # instances with D* below this represent more features than 
 ON_FRACTION_SHARE = 0.5  # "cluster at certain fractions": more than half of the represented features
 LINE_SHARE = 0.01  # a fraction's line counts as populated when it holds at least this share of them
 LINES = ("3/4", "2/3", "1/2", "2/5", "3/8")
+
+DENSE_ONE = ClaimSpec("geometry.dense-one",
+                      "Dense features (S = 0) get one dimension per feature: m / ||W||_F^2 = 1.", PAPER)
+HALF_PLATEAU = ClaimSpec("geometry.half-plateau",
+                         "The dimensions per feature 'stick' at 1/2 (antipodal pairs) over a range of sparsity.", PAPER)
+FALLS = ClaimSpec("geometry.falls-with-sparsity",
+                  "As features get sparser, the model spends fewer dimensions per feature: D* falls from 1 to below "
+                  "1/2.", PAPER)
+ON_FRACTIONS = ClaimSpec("geometry.on-fractions",
+                         "Feature dimensionalities cluster at a few fractions (3/4, 2/3, 1/2, 2/5, 3/8), each a uniform "
+                         "polytope.", PAPER)
+FRACTION_LINES = ClaimSpec("geometry.fraction-lines",
+                           "Distinct lines appear at 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 "
+                           "(pentagon) and 3/8 (square antiprism).", PAPER)
 
 
 def densities(instances: int) -> list[float]:
@@ -107,15 +120,12 @@ class Sweep:
         return cls(x=(1 / p[order]).numpy(), d_star=dimensions_per_feature(W).numpy(), W=W)
 
 
-def _dense_claim(sw: Sweep) -> Claim:
+def _dense_claim(sw: Sweep):
     dense = np.flatnonzero(sw.x == 1.0)
     d = float(sw.d_star[dense[0]]) if len(dense) else float("nan")
-    return Claim(
-        "geometry.dense-one",
-        "Dense features (S = 0) get one dimension per feature: m / ||W||_F^2 = 1.",
-        f"D* = m / ||W||_F^2 within {DENSE_TOL:g} of 1 at 1 - S = 1", PAPER,
+    return DENSE_ONE(
+        [within("D* = m / ||W||_F^2 at 1 - S = 1", d, 1.0, DENSE_TOL)],
         f"D* = {fmt(d)} at 1 - S = 1" if len(dense) else "no instance at 1 - S = 1",
-        len(dense) > 0 and abs(d - 1) <= DENSE_TOL,
     )
 
 
@@ -128,12 +138,18 @@ def _plateau_claim(sw: Sweep) -> tuple[Claim, int]:
     fall = float(d[0] - d[-1])
     rate = fall / float(log_x[-1] - log_x[0]) if fall > 0 else 0.0  # mean fall of D* per e-fold of 1/(1-S)
     band = 2 * HALF_TOL / rate if rate > 0 else math.inf  # log-span a smooth fall spends in the 1/2 band
-    ok = length >= MIN_PLATEAU and span >= STICKINESS * band
+    checks = [
+        check(f"consecutive instances with |D* - 1/2| <= {HALF_TOL:g}", length, ">=", MIN_PLATEAU),
+        check(f"their span in log(1/(1-S)) over the span a {2 * HALF_TOL:g}-wide band takes when D* falls at its "
+              "mean rate over the sweep", span / band if math.isfinite(band) and band > 0 else float("nan"), ">=",
+              STICKINESS),
+    ]
+    ok = all(c.holds for c in checks)
     if length == 0:
-        return Claim(*_PLATEAU, "no instance within the band", False, "No instance sits near 1/2 on this grid."), 0
+        return HALF_PLATEAU(checks, "no instance within the band", "No instance sits near 1/2 on this grid."), 0
 
     plateau = sw.W[first:last + 1]
-    rep = int((feature_norms(plateau) > REPRESENTED).sum())
+    rep = int(represented(plateau).sum())
     pairs = sum(len(s.features) for inst in classify(plateau) for s in inst if s.kind == "antipodal pair")
     measured = (
         f"{length} consecutive instance{'s' if length > 1 else ''} at 1/(1-S) = {fmt(float(sw.x[first]))}"
@@ -158,36 +174,23 @@ def _plateau_claim(sw: Sweep) -> tuple[Claim, int]:
         )
     elif not ok:
         note = "Only one instance sits near 1/2: the grid is too coarse to tell a plateau from a crossing."
-    return Claim(*_PLATEAU, measured, ok, note), (first + last) // 2
+    return HALF_PLATEAU(checks, measured, note), (first + last) // 2
 
 
-_PLATEAU = (
-    "geometry.half-plateau",
-    "The dimensions per feature 'stick' at 1/2 (antipodal pairs) over a range of sparsity.",
-    f"at least {MIN_PLATEAU} consecutive instances with |D* - 1/2| <= {HALF_TOL:g}, spanning at least "
-    f"{STICKINESS:g}x the log(1/(1-S)) range that a {2 * HALF_TOL:g}-wide band takes when D* falls at its mean "
-    "rate over the sweep",
-    PAPER,
-)
-
-
-def _falls_claim(sw: Sweep) -> Claim:
+def _falls_claim(sw: Sweep):
     d = sw.d_star
     worst = float(np.diff(d).max()) if len(d) > 1 else 0.0
-    return Claim(
-        "geometry.falls-with-sparsity",
-        "As features get sparser, the model spends fewer dimensions per feature: D* falls from 1 to below 1/2.",
-        f"D* >= {1 - DENSE_TOL:g} at the dense end, < {SPARSE_BELOW:g} at the sparsest instance, and never rising by "
-        f"more than {RISE_TOL:g} towards sparser instances",
-        PAPER,
+    return FALLS(
+        [check("D* at the dense end", float(d[0]), ">=", 1 - DENSE_TOL),
+         check("D* at the sparsest instance", float(d[-1]), "<", SPARSE_BELOW),
+         check("largest rise of D* towards sparser instances", worst, "<=", RISE_TOL)],
         f"D* from {fmt(float(d[0]))} (1 - S = {fmt(float(1 / sw.x[0]))}) to {fmt(float(d[-1]))} "
         f"(1 - S = {fmt(float(1 / sw.x[-1]))}); largest rise {fmt(max(worst, 0.0), 2)}",
-        worst <= RISE_TOL and d[0] >= 1 - DENSE_TOL and d[-1] < SPARSE_BELOW,
     )
 
 
 def _fraction_claims(sw: Sweep) -> list[Claim]:
-    rep = feature_norms(sw.W) > REPRESENTED
+    rep = represented(sw.W)
     # D_i among the represented features only (as geometry_table computes it), for the spread shown in the note.
     D = dimensionality(torch.where(rep[..., None], sw.W, torch.zeros_like(sw.W)))
     table = geometry_table(sw.W)
@@ -230,26 +233,18 @@ def _fraction_claims(sw: Sweep) -> list[Claim]:
         f"grid (a factor {fmt(math.exp(step), 3)} in 1/(1-S) between neighbouring instances) can step over."
     )
     return [
-        Claim(
-            "geometry.on-fractions",
-            "Feature dimensionalities cluster at a few fractions (3/4, 2/3, 1/2, 2/5, 3/8), each a uniform polytope.",
-            f"more than {100 * ON_FRACTION_SHARE:g}% of represented features (||W_i|| > {REPRESENTED}) in the "
-            f"superposing instances (D* < {SUPERPOSING}) within {FRACTION_TOL} of a known fraction",
-            PAPER,
+        ON_FRACTIONS(
+            [check(f"share of represented features (||W_i|| > {REPRESENTED_NORM:g}) in the superposing instances "
+                   f"(D* < {SUPERPOSING:g}) within {FRACTION_TOL:g} of a known fraction", share, ">",
+                   ON_FRACTION_SHARE)],
             f"{on} of {total} features ({fmt(100 * share, 3)}%) in {len(superposing)} instances; "
             + ", ".join(f"{label}: {counts.get(label, 0)}" for label in FRACTIONS if label != "0"),
-            total > 0 and share > ON_FRACTION_SHARE,
             note,
         ),
-        Claim(
-            "geometry.fraction-lines",
-            "Distinct lines appear at 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon) and "
-            "3/8 (square antiprism).",
-            f"each of the five fractions holds at least {100 * LINE_SHARE:g}% of the represented features of the "
-            "superposing instances",
-            PAPER,
+        FRACTION_LINES(
+            [check(f"share of those features at each of {', '.join(LINES)} (the smallest)",
+                   min(shares.values()) if total else float("nan"), ">=", LINE_SHARE)],
             "; ".join(f"{label}: {fmt(100 * shares[label], 2)}%" for label in LINES),
-            total > 0 and not missing,
             lines_note,
         ),
     ]
@@ -276,8 +271,8 @@ def geometry_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         f"(from 1 to {LOWEST_DENSITY:g}), importance 1, AdamW, {_schedule_text(used)}: {fmt(samples, 2)}x fewer "
         "samples than the source, at a higher learning rate, to fit the CPU budget."
         + (" Quick mode: half the features and dimensions, and half the densities." if quick else ""),
-        f"D_i for the fractions is computed among the represented features (||W_i|| > {REPRESENTED}), so weight left "
-        f"on ignored features does not blur the fractions; a feature counts as on a fraction within {FRACTION_TOL}.",
+        f"D_i for the fractions is computed among the represented features (||W_i|| > {REPRESENTED_NORM:g}), so weight "
+        f"left on ignored features does not blur the fractions; a feature counts as on a fraction within {FRACTION_TOL}.",
     ]
     return Findings(figures, claims, notes)
 
@@ -294,4 +289,5 @@ uniform polytope in its own orthogonal subspace: 3/4 tetrahedron, 2/3 triangle, 
 3/8 square antiprism. The heatmaps show W^T W for the densest instance, one on the 1/2 plateau, and the sparsest.""",
     configs=geometry_configs,
     analyze=geometry_analyze,
+    claims=(DENSE_ONE, HALF_PLATEAU, FALLS, ON_FRACTIONS, FRACTION_LINES),
 )

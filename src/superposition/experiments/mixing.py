@@ -29,7 +29,7 @@ from ..data.modadd import all_pairs
 from ..plots import loss_history
 from ..plots.modadd import bilinear_weights, budget_comparison, condition_sweep, frequency_shares, weight_magnitudes
 from ..runs import Run
-from .base import Claim, Experiment, Findings, fmt, steps_of
+from .base import Check, ClaimSpec, Experiment, Findings, check, fmt, steps_of
 
 SOURCE = "Expanding the Scope of Superposition (symmetric mixtures)"
 P, QUICK_P = 113, 31
@@ -45,6 +45,33 @@ SOLVED = 0.999  # test accuracy that counts as solving the task (all but 1 in 1,
 LEARNED = 0.99  # test accuracy for a sweep instance to count in the mixing comparison
 MIN_GROUP = 2  # learned inits needed on each side of the comparison for it to say anything
 N_RANDOM_MIXERS = 50
+PURE_LOSS_CHANGE = 1e-6  # relative loss change that counts as "the function is unchanged"
+NEAR_INVERSE = (0.75, 1.25)  # median |w| · λ counted as "near 1/λ"
+MORE_MIXING = 0.25  # frequencies per column the suspected conditions must add
+
+SOLVES = ClaimSpec("mixing.reaches-full-accuracy",
+                   "The bilinear embedded MLP learns modular addition: held-out pairs are answered correctly.", SOURCE)
+TWO_PER_COLUMN = ClaimSpec("mixing.two-frequencies-per-column",
+                           "The learned embedding superposes two frequencies in each of its columns.", SOURCE)
+UNMIXING = ClaimSpec("mixing.unmixing-keeps-loss-sparsifies",
+                     "Unmixing the embedding with an involutory matrix (and the bilinear weights with its inverse) "
+                     "leaves the function unchanged and makes the bilinear weights sparse.", SOURCE)
+NEAR_INVERSE_DECAY = ClaimSpec("mixing.weights-near-inverse-decay",
+                               "Under AdamW the bilinear weights settle near ±1/λ.", SOURCE)
+ROUNDING = ClaimSpec("mixing.rounding-improves-loss", "Rounding the bilinear weights to {−c, +c} improves the loss.",
+                     SOURCE)
+NO_GAIN_L2 = ClaimSpec("mixing.no-gain-at-fixed-l2",
+                       "Mixing a sparse solution does not lower its loss when the weights' L2 norms are held fixed.",
+                       SOURCE, kind="exact")
+GAIN_MAX = ClaimSpec("mixing.gain-under-max-budget",
+                     "Under a max-|weight| budget (what AdamW's decay imposes) mixing lowers the cross-entropy: a "
+                     "larger logit margin at the same bound.", SOURCE, kind="exact")
+HADAMARD_BEST = ClaimSpec("mixing.hadamard-best-mixer",
+                          "Hadamard matrices are the natural mixers: dense, orthogonal, with entries ±1/√d.", SOURCE,
+                          kind="exact")
+CONDITIONS = ClaimSpec("mixing.conditions",
+                       "Cross-entropy with weight decay (or layer norm) are the conditions under which mixing appears.",
+                       SOURCE)
 
 
 def _cfg(quick: bool, *, n_hidden: int = 16, inits: int, steps: int, wd: float, loss: str = "ce",
@@ -75,7 +102,7 @@ def _solved(run: Run) -> list[int]:
 
 
 @torch.no_grad()
-def budget_table(p: int, freqs: list[int], seed: int = 0) -> tuple[pd.DataFrame, list[float]]:
+def budget_table(p: int, freqs: list[int], seed: int = 0) -> tuple[pd.DataFrame, list[float], list[float]]:
     """The sparse construction, its Hadamard-mixed twin and random orthogonal mixings, each scaled to the sparse
     construction's per-matrix L2 norms and to a max-|weight| budget of 1. Returns the table (model, budget, loss,
     margin), the random orthogonal mixers' margins under the max budget, and the losses of random invertible
@@ -106,6 +133,42 @@ def budget_table(p: int, freqs: list[int], seed: int = 0) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows), random_margins, invertible_l2
 
 
+def budget_claims(budget: pd.DataFrame, random_margins: list[float], invertible_l2: list[float],
+                  freqs: list[int]) -> list:
+    """The exact claims, read off `budget_table`'s output for the construction with frequencies `freqs`."""
+    b = budget.set_index(["model", "budget"])
+    sparse_l2, mixed_l2 = b.loc[("sparse construction", "same L2 norms")], b.loc[("Hadamard-mixed", "same L2 norms")]
+    sparse_max, mixed_max = b.loc[("sparse construction", "max |w| = 1")], b.loc[("Hadamard-mixed", "max |w| = 1")]
+    beats_l2 = sum(v < sparse_l2.loss - 1e-9 for v in invertible_l2)
+    beaten = sum(m >= mixed_max.margin for m in random_margins)
+    n_inv, n_orth = len(invertible_l2), len(random_margins)
+    return [
+        NO_GAIN_L2(
+            [check("|Hadamard-mixed − sparse loss| at the sparse construction's per-matrix L2 norms",
+                   abs(float(sparse_l2.loss - mixed_l2.loss)), "<", 1e-9),
+             check(f"random invertible mixings (of {n_inv}) below the sparse loss at those norms", beats_l2, "==", 0)],
+            f"construction with frequencies {freqs}: loss {sparse_l2.loss:.6g} (sparse) vs {mixed_l2.loss:.6g} "
+            f"(Hadamard); random invertible mixings: best {min(invertible_l2):.4g}, median "
+            f"{sorted(invertible_l2)[n_inv // 2]:.4g} ({beats_l2} below the sparse loss)",
+            note="An orthogonal mixing keeps every norm and the function, so the Hadamard half is a consistency "
+            "check; the random invertible mixings are the test.",
+        ),
+        GAIN_MAX(
+            [check("mixed − sparse mean logit margin with every |w| <= 1", float(mixed_max.margin - sparse_max.margin),
+                   ">", 0),
+             check("mixed − sparse loss with every |w| <= 1", float(mixed_max.loss - sparse_max.loss), "<", 0)],
+            f"margin {sparse_max.margin:.4g} → {mixed_max.margin:.4g}, loss {sparse_max.loss:.4g} → "
+            f"{mixed_max.loss:.4g}",
+        ),
+        HADAMARD_BEST(
+            [check(f"random orthogonal mixings (of {n_orth}) whose margin under the max budget reaches the "
+                   "Hadamard mixing's", beaten, "==", 0)],
+            f"Hadamard {mixed_max.margin:.4g}; random orthogonal: median {sorted(random_margins)[n_orth // 2]:.4g}, "
+            f"best {max(random_margins):.4g} ({beaten} at or above Hadamard)",
+        ),
+    ]
+
+
 def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
@@ -120,7 +183,7 @@ def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
 
 
 def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
-    claims: list[Claim] = []
+    claims = []
     main = runs["main"]
     table = main.metrics
     n_inits = len(table)
@@ -134,106 +197,69 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         narrow = runs["narrow"]
         measured += (f"; with {NARROW_HIDDEN} hidden units: {len(_solved(narrow))} of {len(narrow.metrics)} "
                      f"({', '.join(f'{a:.3f}' for a in narrow.metrics.test_accuracy)})")
-    claims.append(Claim(
-        "mixing.reaches-full-accuracy",
-        "The bilinear embedded MLP learns modular addition: held-out pairs are answered correctly.",
-        f"test accuracy >= {SOLVED} in at least half of the inits ({setting})", SOURCE, measured,
-        len(solved) * 2 >= n_inits,
+    claims.append(SOLVES(
+        [check(f"share of inits with test accuracy >= {SOLVED} ({setting})", len(solved) / n_inits, ">=", 0.5)],
+        measured,
     ))
     shown = solved[0] if solved else 0
     rows = table.iloc[solved] if solved else table.iloc[[]]
     every_column = [bool(r.min_freqs_per_column >= 2) for _, r in rows.iterrows()]
-    claims.append(Claim(
-        "mixing.two-frequencies-per-column",
-        "The learned embedding superposes two frequencies in each of its columns.",
-        "every embedding column carries at least two frequencies (each > 10% of its squared norm), in most "
-        "solved inits", SOURCE,
-        "; ".join(f"init {int(r.instance)}: {r.column_frequencies}" for _, r in rows.iterrows()) or "no solved init",
-        bool(every_column) and sum(every_column) * 2 > len(every_column),
+    none = "no solved init"
+    claims.append(TWO_PER_COLUMN(
+        [check("solved inits", len(rows), ">=", 1),
+         check("share of solved inits whose every embedding column carries at least two frequencies (each > 10% of "
+               "its squared norm)", sum(every_column) / len(every_column) if every_column else float("nan"), ">",
+               0.5)],
+        "; ".join(f"init {int(r.instance)}: {r.column_frequencies}" for _, r in rows.iterrows()) or none,
         note="Each column is listed as frequency:share pairs, columns separated by |.",
     ))
-    if solved:
-        rel = [abs(r.unmixed_train_loss - r.train_loss) / max(r.train_loss, 1e-30) for _, r in rows.iterrows()]
-        sparser = [bool(r.unmixed_hidden_hoyer > r.hidden_hoyer) for _, r in rows.iterrows()]
-        unmixed_text = "; ".join(
-            f"init {int(r.instance)}: Hoyer {r.hidden_hoyer:.2f} → {r.unmixed_hidden_hoyer:.2f}, "
-            f"freqs/column {r.freqs_per_column:.2f} → {r.unmixed_freqs_per_column:.2f}" for _, r in rows.iterrows())
-        claims.append(Claim(
-            "mixing.unmixing-keeps-loss-sparsifies",
-            "Unmixing the embedding with an involutory matrix (and the bilinear weights with its inverse) leaves the "
-            "function unchanged and makes the bilinear weights sparse.",
-            "relative loss change < 1e-6 and higher Hoyer sparsity of L and R, in every solved init", SOURCE,
-            f"largest relative loss change {max(rel):.1e}; {unmixed_text}",
-            max(rel) < 1e-6 and all(sparser),
-            note="Hoyer sparsity is 0 for entries all of one size and 1 for a single nonzero; the exact sparse "
-            "construction (one-hot rows) scores 0.71 at d = 4.",
-        ))
-        near = [float(r.hidden_median_abs_x_wd) for _, r in rows.iterrows()]
-        sweep_all = sweep_table(runs)
-        ce = sweep_all[(sweep_all.loss == "ce") & ~sweep_all.layer_norm & (sweep_all.weight_decay > 0)]
-        by_wd = ce.groupby("weight_decay").median_abs_x_wd.median()
-        sweep_text = ", ".join(f"λ = {wd:g}: {v:.2f}" for wd, v in by_wd.items())
-        claims.append(Claim(
-            "mixing.weights-near-inverse-decay",
-            "Under AdamW the bilinear weights settle near ±1/λ.",
-            "median |L, R| · λ within [0.75, 1.25] in every solved init", SOURCE,
-            "median |w| · λ per solved init: " + ", ".join(f"{v:.2f}" for v in near)
-            + "; |w| spread (std/mean): " + ", ".join(f"{r.hidden_abs_spread:.2f}" for _, r in rows.iterrows()),
-            all(0.75 <= v <= 1.25 for v in near),
-            note=f"AdamW moves a weight whose gradient keeps its sign towards ∓1/λ with time constant 1/(lr·λ) = "
-            f"{1 / (cfg.train.lr * MAIN_WD):.0f} steps. In the condition sweep (cross-entropy, no layer norm, "
-            f"{steps_of(runs, 'sweep-')} steps) the median |w| · λ was {sweep_text}.",
-        ))
-        deltas = [float(r.rounded_binary_loss_change) for _, r in rows.iterrows()]
-        ternary = [float(r.rounded_ternary_loss_change) for _, r in rows.iterrows()]
-        claims.append(Claim(
-            "mixing.rounding-improves-loss",
-            "Rounding the bilinear weights to {−c, +c} improves the loss.",
-            "rounded − trained training loss < 0 in most solved inits", SOURCE,
-            "loss change from rounding to ±c: " + ", ".join(f"{v:+.3g}" for v in deltas)
-            + "; to {−c, 0, +c}: " + ", ".join(f"{v:+.3g}" for v in ternary),
-            sum(v < 0 for v in deltas) * 2 > len(deltas),
-            note="c is the mean |w| of each matrix; the trained loss is " + ", ".join(
-                f"{r.train_loss:.2g}" for _, r in rows.iterrows()) + ".",
-        ))
+    rel = [abs(r.unmixed_train_loss - r.train_loss) / max(r.train_loss, 1e-30) for _, r in rows.iterrows()]
+    sparser = [bool(r.unmixed_hidden_hoyer > r.hidden_hoyer) for _, r in rows.iterrows()]
+    unmixed_text = "; ".join(
+        f"init {int(r.instance)}: Hoyer {r.hidden_hoyer:.2f} → {r.unmixed_hidden_hoyer:.2f}, "
+        f"freqs/column {r.freqs_per_column:.2f} → {r.unmixed_freqs_per_column:.2f}" for _, r in rows.iterrows())
+    claims.append(UNMIXING(
+        [check("solved inits", len(rows), ">=", 1),
+         check("largest relative loss change from unmixing", max(rel) if rel else float("nan"), "<",
+               PURE_LOSS_CHANGE),
+         Check("higher Hoyer sparsity of L and R after unmixing, in every solved init", bool(sparser) and all(sparser))],
+        f"largest relative loss change {max(rel):.1e}; {unmixed_text}" if rel else none,
+        note="Hoyer sparsity is 0 for entries all of one size and 1 for a single nonzero; the exact sparse "
+        "construction (one-hot rows) scores 0.71 at d = 4.",
+    ))
+    near = [float(r.hidden_median_abs_x_wd) for _, r in rows.iterrows()]
+    sweep_all = sweep_table(runs)
+    ce = sweep_all[(sweep_all.loss == "ce") & ~sweep_all.layer_norm & (sweep_all.weight_decay > 0)]
+    by_wd = ce.groupby("weight_decay").median_abs_x_wd.median()
+    sweep_text = ", ".join(f"λ = {wd:g}: {v:.2f}" for wd, v in by_wd.items())
+    lo, hi = NEAR_INVERSE
+    claims.append(NEAR_INVERSE_DECAY(
+        [check("solved inits", len(rows), ">=", 1),
+         check("smallest median |L, R| · λ over the solved inits", min(near) if near else float("nan"), ">=", lo),
+         check("largest median |L, R| · λ over the solved inits", max(near) if near else float("nan"), "<=", hi)],
+        ("median |w| · λ per solved init: " + ", ".join(f"{v:.2f}" for v in near)
+         + "; |w| spread (std/mean): " + ", ".join(f"{r.hidden_abs_spread:.2f}" for _, r in rows.iterrows()))
+        if near else none,
+        note=f"AdamW moves a weight whose gradient keeps its sign towards ∓1/λ with time constant 1/(lr·λ) = "
+        f"{1 / (cfg.train.lr * MAIN_WD):.0f} steps. In the condition sweep (cross-entropy, no layer norm, "
+        f"{steps_of(runs, 'sweep-')} steps) the median |w| · λ was {sweep_text}.",
+    ))
+    deltas = [float(r.rounded_binary_loss_change) for _, r in rows.iterrows()]
+    ternary = [float(r.rounded_ternary_loss_change) for _, r in rows.iterrows()]
+    claims.append(ROUNDING(
+        [check("solved inits", len(rows), ">=", 1),
+         check("share of solved inits whose training loss falls when L and R are rounded to ±c",
+               sum(v < 0 for v in deltas) / len(deltas) if deltas else float("nan"), ">", 0.5)],
+        ("loss change from rounding to ±c: " + ", ".join(f"{v:+.3g}" for v in deltas)
+         + "; to {−c, 0, +c}: " + ", ".join(f"{v:+.3g}" for v in ternary)) if deltas else none,
+        note="c is the mean |w| of each matrix; the trained loss is " + (", ".join(
+            f"{r.train_loss:.2g}" for _, r in rows.iterrows()) or "n/a") + ".",
+    ))
 
     # The construction under weight budgets.
     freqs = top_frequencies(main.model.embed.detach().double(), 2)[shown]
     budget, random_margins, invertible_l2 = budget_table(cfg.data.p, freqs)
-    b = budget.set_index(["model", "budget"])
-    sparse_l2, mixed_l2 = b.loc[("sparse construction", "same L2 norms")], b.loc[("Hadamard-mixed", "same L2 norms")]
-    sparse_max, mixed_max = b.loc[("sparse construction", "max |w| = 1")], b.loc[("Hadamard-mixed", "max |w| = 1")]
-    beats_l2 = sum(v < sparse_l2.loss - 1e-9 for v in invertible_l2)
-    claims.append(Claim(
-        "mixing.no-gain-at-fixed-l2",
-        "Mixing a sparse solution does not lower its loss when the weights' L2 norms are held fixed.",
-        f"at the sparse construction's per-matrix L2 norms: the Hadamard mixing's loss equal to it (within 1e-9), "
-        f"and none of {N_RANDOM_MIXERS} random invertible mixings lower", SOURCE,
-        f"construction with frequencies {freqs}: loss {sparse_l2.loss:.6g} (sparse) vs {mixed_l2.loss:.6g} "
-        f"(Hadamard); random invertible mixings: best {min(invertible_l2):.4g}, median "
-        f"{sorted(invertible_l2)[N_RANDOM_MIXERS // 2]:.4g} ({beats_l2} below the sparse loss)",
-        abs(sparse_l2.loss - mixed_l2.loss) < 1e-9 and beats_l2 == 0,
-        note="An orthogonal mixing keeps every norm and the function, so the Hadamard half is a consistency check; "
-        "the random invertible mixings are the test.",
-    ))
-    claims.append(Claim(
-        "mixing.gain-under-max-budget",
-        "Under a max-|weight| budget (what AdamW's decay imposes) mixing lowers the cross-entropy: a larger logit "
-        "margin at the same bound.",
-        "mixed construction: larger mean logit margin and lower loss with every |w| <= 1", SOURCE,
-        f"margin {sparse_max.margin:.4g} → {mixed_max.margin:.4g}, loss {sparse_max.loss:.4g} → {mixed_max.loss:.4g}",
-        mixed_max.margin > sparse_max.margin and mixed_max.loss < sparse_max.loss,
-    ))
-    beaten = sum(m >= mixed_max.margin for m in random_margins)
-    claims.append(Claim(
-        "mixing.hadamard-best-mixer",
-        "Hadamard matrices are the natural mixers: dense, orthogonal, with entries ±1/√d.",
-        f"under the max budget, the Hadamard mixing's margin beats all {N_RANDOM_MIXERS} random orthogonal mixings",
-        SOURCE,
-        f"Hadamard {mixed_max.margin:.4g}; random orthogonal: median {sorted(random_margins)[N_RANDOM_MIXERS // 2]:.4g}, "
-        f"best {max(random_margins):.4g} ({beaten} at or above Hadamard)",
-        beaten == 0,
-    ))
+    claims.extend(budget_claims(budget, random_margins, invertible_l2, freqs))
 
     # The condition sweep.
     sweep = sweep_table(runs)
@@ -247,16 +273,13 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         for _, r in by_condition.iterrows())
     gap = float(suspected.freqs_per_column.mean() - control.freqs_per_column.mean()) if len(suspected) and len(
         control) else float("nan")
-    claims.append(Claim(
-        "mixing.conditions",
-        "Cross-entropy with weight decay (or layer norm) are the conditions under which mixing appears.",
-        f"among inits that learn the task (test accuracy >= {LEARNED}), at least 0.25 more frequencies per column "
-        "under cross-entropy with λ > 0 or layer norm than under squared error or unregularised cross-entropy, "
-        f"with at least {MIN_GROUP} learned inits on each side",
-        SOURCE,
+    claims.append(CONDITIONS(
+        [check(f"learned inits (test accuracy >= {LEARNED}) on the smaller side", min(len(suspected), len(control)),
+               ">=", MIN_GROUP),
+         check("extra frequencies per column under cross-entropy with λ > 0 or layer norm, against squared error "
+               "or unregularised cross-entropy", gap, ">=", MORE_MIXING)],
         f"mean frequencies per column: {fmt(float(suspected.freqs_per_column.mean()))} ({len(suspected)} inits) vs "
         f"{fmt(float(control.freqs_per_column.mean()))} ({len(control)} inits); by condition: {cond_text}",
-        min(len(suspected), len(control)) >= MIN_GROUP and gap >= 0.25,
         note="Accuracy in brackets is the mean test accuracy of the condition's inits. Under squared error "
         f"{int((sweep[sweep.loss == 'mse'].test_accuracy >= LEARNED).sum())} of {int((sweep.loss == 'mse').sum())} "
         f"inits learned the task ({steps_of(runs, 'sweep-')} steps); a condition whose inits did not learn says "
@@ -294,4 +317,6 @@ changing the function. The proposed reason: cross-entropy rewards ever larger lo
 and under a bound on the largest weight a dense (Hadamard-mixed) basis gives larger logits than a sparse one.""",
     configs=mixing_configs,
     analyze=mixing_analyze,
+    claims=(SOLVES, TWO_PER_COLUMN, UNMIXING, NEAR_INVERSE_DECAY, ROUNDING, NO_GAIN_L2, GAIN_MAX, HADAMARD_BEST,
+            CONDITIONS),
 )

@@ -13,10 +13,13 @@ from collections.abc import Mapping
 import torch
 
 from .. import plots
+from ..analysis.metrics import represented
 from ..analysis.neurons import (
+    ALIGNED,
     COMPUTED_GAIN,
     classify_neurons,
     describe_motif,
+    feature_alignment,
     find_asymmetric_inhibition,
     primary_feature,
     side_gains,
@@ -25,10 +28,41 @@ from ..config import RunConfig, make_config
 from ..data import FeatureData
 from ..models import ComputationModel, abs_construction
 from ..runs import Run
-from .base import PAPER, Claim, Experiment, Findings, fmt
+from .base import PAPER, Check, ClaimSpec, Experiment, Findings, check, fmt
 
 DENSITIES = [1.0, 0.3, 0.1, 0.03, 0.01]
 SEEDS = 3
+
+
+ALIGNED_SHARE = 0.9  # share of the dense model's represented features that must lie along one neuron
+MODERATE_POLY = 2  # polysemantic neurons allowed at 1-S = 0.3
+MATCHES = 1.02  # trained / construction loss: "matches" the construction
+BEATS = 0.95  # ... and "beats" it
+
+ALIGN = ClaimSpec(
+    "neurons.dense-features-align-with-neurons",
+    "In a privileged basis, dense features align with neurons: each represented feature reads one neuron.", PAPER)
+SPARSE_POLY = ClaimSpec(
+    "neurons.sparse-polysemantic",
+    "With sparse features the neuron model superposes, and its neurons become polysemantic.", PAPER)
+DENSE_MONO = ClaimSpec(
+    "neurons.computation-dense-monosemantic", "Computing |x| on dense features, every neuron is monosemantic.", PAPER)
+MODERATE_MONO = ClaimSpec(
+    "neurons.computation-moderate-monosemantic", "Neurons stay monosemantic to moderate sparsity.", PAPER)
+POLY_GROWS = ClaimSpec(
+    "neurons.computation-polysemantic-grows",
+    "Polysemantic neurons appear at 1-S = 0.1 and grow in number at 0.03 and 0.01.", PAPER)
+LESS_IMPORTANT = ClaimSpec(
+    "neurons.polysemantic-serve-less-important",
+    "The polysemantic neurons serve less important features than the monosemantic ones.", PAPER)
+BEATS_CONSTRUCTION = ClaimSpec(
+    "neurons.beats-construction",
+    "The trained model matches the non-superposed construction (|x| = ReLU(x) + ReLU(-x) for the m/2 most important "
+    "features) when dense, and beats it once it can compute more features in superposition.", PAPER)
+MOTIF = ClaimSpec(
+    "neurons.asymmetric-inhibition-motif",
+    "Sparse computation models use asymmetric superposition with inhibition: two features share a neuron with "
+    "unequal weights, and another neuron inhibits the leak into the wrong output.", PAPER)
 
 
 def _schedule(quick: bool, steps: int) -> dict:
@@ -79,56 +113,43 @@ def construction_loss(run: Run, batches: int = 16) -> tuple[list[float], list[fl
 
 
 def neuron_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
-    claims: list[Claim] = []
+    claims = []
     priv, comp, disc = runs["privileged"], runs["computation"], runs["discrete"]
 
     # Privileged basis: a represented feature's direction in the hidden layer lies along one neuron.
     W = priv.W
-    norms = W.norm(dim=-1)
-    alignment = W.abs().amax(dim=-1) / norms.clamp_min(1e-8)
     dense = slice(0, SEEDS)
-    rep = norms[dense] > 0.5
-    aligned = float((alignment[dense][rep] >= 0.9).float().mean()) if rep.any() else float("nan")
-    claims.append(Claim(
-        "neurons.dense-features-align-with-neurons",
-        "In a privileged basis, dense features align with neurons: each represented feature reads one neuron.",
-        "max_n |W_in| / ||W_i|| >= 0.9 for at least 90% of represented features at 1-S = 1", PAPER,
+    rep = represented(W[dense])
+    aligned = float((feature_alignment(W[dense])[rep] >= ALIGNED).float().mean()) if rep.any() else float("nan")
+    claims.append(ALIGN(
+        [check(f"share of represented features at 1-S = 1 with max_n |W_in| / ||W_i|| >= {ALIGNED:g}", aligned, ">=",
+               ALIGNED_SHARE)],
         f"{fmt(100 * aligned)}% of {int(rep.sum())} represented features ({SEEDS} instances)",
-        rep.any() and aligned >= 0.9,
     ))
     priv_labels = classify_neurons(W, nonnegative_inputs=True)
     poly_sparse = [inst.count("polysemantic") for inst in priv_labels[-SEEDS:]]
     poly_dense = [inst.count("polysemantic") for inst in priv_labels[:SEEDS]]
-    claims.append(Claim(
-        "neurons.sparse-polysemantic",
-        "With sparse features the neuron model superposes, and its neurons become polysemantic.",
-        f"more polysemantic neurons at 1-S = 0.01 than at 1-S = 1, in most of {SEEDS} instances", PAPER,
-        f"polysemantic neurons (of 5): dense {poly_dense}, sparse {poly_sparse}",
-        sum(s > d for s, d in zip(poly_sparse, poly_dense)) > SEEDS // 2,
+    more = sum(s > d for s, d in zip(poly_sparse, poly_dense))
+    claims.append(SPARSE_POLY(
+        [check(f"instances (of {SEEDS}) with more polysemantic neurons at 1-S = 0.01 than at 1-S = 1", more, ">=",
+               SEEDS // 2 + 1)],
+        f"polysemantic neurons (of {W.shape[-1]}): dense {poly_dense}, sparse {poly_sparse}",
     ))
 
     # Computation in superposition.
     labels = classify_neurons(comp.W)
     counts = [inst.count("polysemantic") for inst in labels]
     by_p = dict(zip(DENSITIES, counts))
-    claims.append(Claim(
-        "neurons.computation-dense-monosemantic",
-        "Computing |x| on dense features, every neuron is monosemantic.",
-        "0 polysemantic neurons (of 40) at 1-S = 1", PAPER, f"{by_p[1.0]} polysemantic",
-        by_p[1.0] == 0,
-    ))
-    claims.append(Claim(
-        "neurons.computation-moderate-monosemantic",
-        "Neurons stay monosemantic to moderate sparsity.",
-        "at most 2 polysemantic neurons (of 40) at 1-S = 0.3", PAPER, f"{by_p[0.3]} polysemantic",
-        by_p[0.3] <= 2,
-    ))
-    claims.append(Claim(
-        "neurons.computation-polysemantic-grows",
-        "Polysemantic neurons appear at 1-S = 0.1 and grow in number at 0.03 and 0.01.",
-        "0 < count(0.1) <= count(0.03) <= count(0.01)", PAPER,
+    m = comp.W.shape[-1]
+    claims.append(DENSE_MONO(
+        [check(f"polysemantic neurons (of {m}) at 1-S = 1", by_p[1.0], "==", 0)], f"{by_p[1.0]} polysemantic"))
+    claims.append(MODERATE_MONO(
+        [check(f"polysemantic neurons (of {m}) at 1-S = 0.3", by_p[0.3], "<=", MODERATE_POLY)],
+        f"{by_p[0.3]} polysemantic"))
+    claims.append(POLY_GROWS(
+        [check("polysemantic neurons at 1-S = 0.1", by_p[0.1], ">", 0),
+         Check("count(0.1) <= count(0.03) <= count(0.01)", by_p[0.1] <= by_p[0.03] <= by_p[0.01])],
         "polysemantic neurons at 1-S = " + ", ".join(f"{fmt(p)}: {c}" for p, c in by_p.items()),
-        0 < by_p[0.1] <= by_p[0.03] <= by_p[0.01],
     ))
     importance = comp.config.data.importance_table()
     primary = primary_feature(comp.W)
@@ -145,24 +166,20 @@ def neuron_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         mi, pi = float(importance[k, mono].mean()), float(importance[k, poly].mean())
         rows.append(f"1-S = {fmt(p)}: mean importance {fmt(mi)} (monosemantic) vs {fmt(pi)} (polysemantic)")
         ok &= pi < mi
-    claims.append(Claim(
-        "neurons.polysemantic-serve-less-important",
-        "The polysemantic neurons serve less important features than the monosemantic ones.",
-        "at 1-S = 0.03 and 0.01, the mean importance of polysemantic neurons' largest features is lower", PAPER,
-        "; ".join(rows), ok,
+    claims.append(LESS_IMPORTANT(
+        [Check("at 1-S = 0.03 and 0.01, both kinds of neuron present and the mean importance of the polysemantic "
+               "neurons' largest features lower", ok)],
+        "; ".join(rows),
     ))
     trained, constructed = construction_loss(comp)
     ratio = [t / c for t, c in zip(trained, constructed)]
     # How many features the model computes on both sides of 0 (|x|) and on one side only (ReLU(x) or ReLU(-x)).
     sides = side_gains(comp.W, comp.model.W2.detach()) >= COMPUTED_GAIN
     both, one = sides.all(dim=1).sum(-1).tolist(), (sides.sum(dim=1) == 1).sum(-1).tolist()
-    claims.append(Claim(
-        "neurons.beats-construction",
-        "The trained model matches the non-superposed construction (|x| = ReLU(x) + ReLU(-x) for the m/2 most "
-        "important features) when dense, and beats it once it can compute more features in superposition.",
-        "trained / construction loss <= 1.02 at every density and < 0.95 at 1-S = 0.01", PAPER,
+    claims.append(BEATS_CONSTRUCTION(
+        [check("trained / construction loss at every density", max(ratio), "<=", MATCHES),
+         check("trained / construction loss at 1-S = 0.01", ratio[-1], "<", BEATS)],
         "loss ratio at 1-S = " + ", ".join(f"{fmt(p)}: {fmt(r)}" for p, r in zip(DENSITIES, ratio)),
-        max(ratio) <= 1.02 and ratio[-1] < 0.95,
         note="Features computed on both sides of 0 / on one side only, at 1-S = "
         + ", ".join(f"{fmt(p)}: {b} / {o}" for p, b, o in zip(DENSITIES, both, one))
         + ". A model computing only ReLU(x) or ReLU(-x) of a feature loses half of it: where the ratio is far "
@@ -173,14 +190,10 @@ def neuron_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
 
     motifs = find_asymmetric_inhibition(disc.W, disc.model.W2.detach(), disc.b)
     probs = disc.config.data.probability()[:, 0]
-    claims.append(Claim(
-        "neurons.asymmetric-inhibition-motif",
-        "Sparse computation models use asymmetric superposition with inhibition: two features share a neuron with "
-        "unequal weights, and another neuron inhibits the leak into the wrong output.",
-        "the motif in at least one instance of the n = 20, m = 10 model", PAPER,
+    claims.append(MOTIF(
+        [check("instances of the n = 20, m = 10 model with the motif", len({mo.instance for mo in motifs}), ">=", 1)],
         f"{len(motifs)} motif(s): " + ("; ".join(f"1-S = {fmt(float(probs[mo.instance]))}: {describe_motif(mo)}"
                                                 for mo in motifs[:4]) or "none"),
-        len(motifs) > 0,
     ))
 
     shown = sorted({mo.instance for mo in motifs})[:2] or [len(probs) - 1]
@@ -191,8 +204,9 @@ def neuron_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         plots.neurons(disc, shown),
     ]
     notes = [
-        "Neurons are classified by max|w| / ||w|| of their input weights: monosemantic at 0.98 or more (the largest "
-        "feature carries at least 96% of the squared weight), dead below a norm of 0.01.",
+        f"Neurons are classified by max|w| / ||w|| of their input weights: monosemantic at {ALIGNED:g} or more (the "
+        "largest feature carries at least 96% of the squared weight), dead below a norm of 0.01. A feature aligns "
+        "with a neuron by the same measure of its hidden direction.",
         "Computation model: 30,000 steps at lr 1e-3 (the sources' step count), batch 1024."
         if not quick else "Quick mode: a tenth of the steps (3,000 for the computation model) at lr 3e-3.",
     ]
@@ -214,4 +228,5 @@ sorted by the importance of their main feature. A small model (n = 20, m = 10) s
 features share a neuron: unequal weights in, sizes flipped out, and a second neuron inhibiting the leak.""",
     configs=neuron_configs,
     analyze=neuron_analyze,
+    claims=(ALIGN, SPARSE_POLY, DENSE_MONO, MODERATE_MONO, POLY_GROWS, LESS_IMPORTANT, BEATS_CONSTRUCTION, MOTIF),
 )

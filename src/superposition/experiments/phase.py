@@ -12,10 +12,25 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import plots
-from ..analysis.phase import agreement, empirical_diagram, phase_configs, theoretical_diagram
+from ..analysis.phase import PhaseDiagram, agreement, empirical_diagram, phase_configs, theoretical_diagram
 from ..config import RunConfig
 from ..runs import Run
-from .base import PAPER, Claim, Experiment, Findings, fmt
+from .base import PAPER, Check, ClaimSpec, Experiment, Findings, check, fmt
+
+MATCH_BEST = 0.9  # share of cells where the best seed agrees with the theory
+MATCH_MAJORITY = 0.8  # share of cells where the seeds' majority agrees
+
+THEORY_MATCHES = ClaimSpec(
+    "phase.theory-matches-training",
+    "The solution with the lowest expected loss (theory) is the one training finds, cell by cell.", PAPER)
+MOST_SEEDS = ClaimSpec("phase.most-seeds-find-it", "Most seeds find the optimal solution (no seed-picking).", PAPER)
+GROWS = ClaimSpec(
+    "phase.superposition-grows-with-sparsity",
+    "Superposition is a phase of sparse features: none when dense, a region around r = 1 that widens as features "
+    "get sparser.", PAPER, kind="exact")
+DENSE_TRAINED = ClaimSpec(
+    "phase.dense-no-superposition-trained",
+    "Trained on dense features, the model never superposes: one feature gets the dimension.", PAPER)
 
 
 def grid(quick: bool) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], int]:
@@ -30,6 +45,22 @@ def phase_configs_named(quick: bool) -> dict[str, RunConfig]:
     return {f"seed{s}": cfg for s, cfg in zip(seeds, phase_configs(r, p, seeds=seeds, steps=steps, lr=3e-3))}
 
 
+def grows_claim(theory: PhaseDiagram):
+    """The exact claim, read off the theoretical diagram (rows r, columns density from dense to sparse)."""
+    r = theory.r_values
+    sup = theory.labels == "superposition"
+    share = sup.mean(axis=0)  # per density, dense to sparse
+    centre = r[sup[:, -1]]
+    spans_one = len(centre) > 0 and centre.min() <= 1 <= centre.max()
+    return GROWS(
+        [check("share of superposition cells at 1-S = 1", float(share[0]), "==", 0.0, shown="0"),
+         Check("share of superposition cells non-decreasing with sparsity", bool(np.all(np.diff(share) >= 0))),
+         Check("the sparsest column's superposition region contains r = 1", spans_one)],
+        f"share per density (dense to sparse): {', '.join(fmt(x, 2) for x in share)}; sparsest column spans r = "
+        + (f"{fmt(float(centre.min()))}..{fmt(float(centre.max()))}" if len(centre) else "none"),
+    )
+
+
 def phase_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     r, p, seeds, steps = grid(quick)
     trained = [runs[f"seed{s}"] for s in seeds]
@@ -42,45 +73,25 @@ def phase_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         ["theory (lowest expected loss)", f"trained: best of {len(seeds)} seeds", f"trained: majority of {len(seeds)} seeds"],
         title=f"Phase diagram: n = 2 features in m = 1 dimension, {len(r)} x {len(p)} cells",
     )
+    cells = theory.labels.size
     claims = [
-        Claim(
-            "phase.theory-matches-training",
-            "The solution with the lowest expected loss (theory) is the one training finds, cell by cell.",
-            "at least 90% of cells agree (for each cell, the trained seed with the lowest loss)", PAPER,
-            f"{fmt(100 * agree_best)}% of {theory.labels.size} cells",
-            agree_best >= 0.9,
+        THEORY_MATCHES(
+            [check("share of cells where the seed with the lowest loss agrees", agree_best, ">=", MATCH_BEST)],
+            f"{fmt(100 * agree_best)}% of {cells} cells",
         ),
-        Claim(
-            "phase.most-seeds-find-it",
-            "Most seeds find the optimal solution (no seed-picking).",
-            "at least 80% of cells agree with the theory by majority vote of the seeds", PAPER,
-            f"{fmt(100 * agree_majority)}% of {theory.labels.size} cells",
-            agree_majority >= 0.8,
+        MOST_SEEDS(
+            [check("share of cells where the seeds' majority agrees with the theory", agree_majority, ">=",
+                   MATCH_MAJORITY)],
+            f"{fmt(100 * agree_majority)}% of {cells} cells",
             note="Disagreements are seeds stuck in a one-feature solution inside the superposition region: "
             "a local minimum, several times worse in loss than the antipodal pair.",
         ),
+        grows_claim(theory),
     ]
-    sup = theory.labels == "superposition"
-    share = sup.mean(axis=0)  # per density, dense to sparse
-    centre = r[sup[:, -1]]
-    claims.append(Claim(
-        "phase.superposition-grows-with-sparsity",
-        "Superposition is a phase of sparse features: none when dense, a region around r = 1 that widens as "
-        "features get sparser.",
-        "no superposition at 1-S = 1; the share of superposition cells non-decreasing with sparsity; the sparsest "
-        "column's superposition region contains r = 1",
-        PAPER,
-        f"share per density (dense to sparse): {', '.join(fmt(x, 2) for x in share)}; sparsest column spans r = "
-        + (f"{fmt(float(centre.min()))}..{fmt(float(centre.max()))}" if len(centre) else "none"),
-        share[0] == 0 and bool(np.all(np.diff(share) >= 0)) and len(centre) > 0 and centre.min() <= 1 <= centre.max(),
-    ))
-    dense_trained = best.labels[:, 0]
-    claims.append(Claim(
-        "phase.dense-no-superposition-trained",
-        "Trained on dense features, the model never superposes: one feature gets the dimension.",
-        "no trained cell at 1-S = 1 is in superposition", PAPER,
-        f"labels at 1-S = 1: {sorted(set(dense_trained.tolist()))}",
-        "superposition" not in set(dense_trained.tolist()),
+    dense_trained = sorted(set(best.labels[:, 0].tolist()))
+    claims.append(DENSE_TRAINED(
+        [Check("no trained cell at 1-S = 1 in superposition", "superposition" not in dense_trained)],
+        f"labels at 1-S = 1: {dense_trained}",
     ))
     notes = [
         f"Grid: r from 0.1 to 10 and 1-S from 1 to 0.01, {len(r)} x {len(p)} cells, {len(seeds)} seeds, {steps} steps "
@@ -103,4 +114,5 @@ panel labels each cell with the solution of lowest expected loss, computed exact
 finds. The boundaries are sharp, as in a phase change: superposition appears only once features are sparse.""",
     configs=phase_configs_named,
     analyze=phase_analyze,
+    claims=(THEORY_MATCHES, MOST_SEEDS, GROWS, DENSE_TRAINED),
 )

@@ -17,7 +17,7 @@ from ..config import ModAddRunConfig, RunConfig, SAERunConfig
 from ..errors import ConfigError, SuperpositionError
 from ..lab import analyze, train_run
 from ..runs import Run, load_run
-from .base import Experiment, Findings
+from .base import Experiment, Findings, complete
 
 
 AnyConfig = RunConfig | ModAddRunConfig | SAERunConfig
@@ -89,5 +89,5 @@ def run_experiment(
         reused += was_cached
         if was_cached:
             say(f"  {experiment.name}/{name}: reused {directory}")
-    findings = experiment.analyze(runs, quick)
+    findings = complete(experiment, experiment.analyze(runs, quick))
     return Section(experiment, findings, time.perf_counter() - start, trained=len(configs) - reused, reused=reused)

@@ -13,12 +13,19 @@ import torch
 
 from .. import plots
 from ..analysis.geometry import classify
-from ..analysis.metrics import cosines, dimensionality, feature_norms, positive_interference, superposition
+from ..analysis.metrics import (
+    cosines,
+    dimensionality,
+    feature_norms,
+    positive_interference,
+    represented,
+    superposition,
+)
 from ..config import RunConfig, make_config
 from ..runs import Run
-from .base import PAPER, Claim, Experiment, Findings, fmt
+from .base import PAPER, Check, ClaimSpec, Experiment, Findings, check, fmt, within
+from .stats import spearman
 
-REPRESENTED = 0.5  # ||W_i|| above this counts as represented (trained norms sit near 0 or near 1)
 COURSE = "course material (slides, walk-through)"
 
 
@@ -43,20 +50,14 @@ def toy(
 
 
 def n_represented(W: torch.Tensor) -> torch.Tensor:
-    return (feature_norms(W) > REPRESENTED).sum(-1)
-
-
-def spearman(a, b) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return represented(W).sum(-1)
 
 
 # ---------------------------------------------------------------------------------------------- 1. first look
 
 FIRST_SPARSITY = (0.0, 0.5, 0.9)
 FIRST_SEEDS = 4
+MOST = FIRST_SEEDS // 2 + 1  # "most of the instances": a strict majority
 
 
 def _first_probs() -> list[float]:
@@ -65,6 +66,22 @@ def _first_probs() -> list[float]:
 
 # The linear model's gradient vanishes with sparse features; at lr 1e-3 it is far from converged after 10k steps.
 LINEAR_LR = 1e-2
+
+LINEAR_TOP_TWO = ClaimSpec(
+    "first-look.linear-top-two",
+    "The linear model represents the two most important features, orthogonally, and drops the other three, "
+    "at every sparsity.", PAPER)
+RELU_DENSE_TWO = ClaimSpec(
+    "first-look.relu-dense-two",
+    "With dense features (S = 0) the ReLU output model also keeps only the two most important features.", PAPER)
+RELU_SPARSE_FIVE = ClaimSpec(
+    "first-look.relu-sparse-all-five",
+    "Once features are sparse (S = 0.9) the ReLU output model represents all five features in two dimensions.", PAPER)
+NEGATIVE_BIAS = ClaimSpec(
+    "first-look.negative-bias",
+    "Where a feature suffers positive interference, the ReLU model learns a negative bias that cuts it off.", COURSE)
+POSITIVE_INTERFERENCE = 0.1  # sum of positive dot products above which a feature "suffers" interference
+NEGATIVE_SHARE = 0.9
 
 
 def first_look_configs(quick: bool) -> dict[str, RunConfig]:
@@ -81,47 +98,37 @@ def first_look_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     claims = []
 
     norms = feature_norms(lin.W)
-    top_ok = (norms[:, :2] - 1).abs().max().item()
+    top_off = (norms[:, :2] - 1).abs().max().item()
     rest = norms[:, 2:].max().item()
     orth = cosines(lin.W)[:, 0, 1].abs().max().item()
-    claims.append(Claim(
-        "first-look.linear-top-two",
-        "The linear model represents the two most important features, orthogonally, and drops the other three, "
-        "at every sparsity.",
-        "||W_0||, ||W_1|| = 1 ± 0.1; other norms < 0.2; |cos(W_0, W_1)| < 0.1 (all instances)", PAPER,
-        f"max | ||W_i|| - 1 | over the top two = {fmt(top_ok)}; largest other norm = {fmt(rest)}; max |cos| = {fmt(orth)} "
-        f"({lin.W.shape[0]} instances)",
-        top_ok < 0.1 and rest < 0.2 and orth < 0.1,
+    claims.append(LINEAR_TOP_TWO(
+        [within("||W_0||, ||W_1||", 1 + top_off, 1.0, 0.1), check("other norms", rest, "<", 0.2),
+         check("|cos(W_0, W_1)|", orth, "<", 0.1)],
+        f"max | ||W_i|| - 1 | over the top two = {fmt(top_off)}; largest other norm = {fmt(rest)}; max |cos| = "
+        f"{fmt(orth)} (all {lin.W.shape[0]} instances)",
     ))
 
     counts = n_represented(relu.W).view(len(FIRST_SPARSITY), FIRST_SEEDS)
-    dense_top = (feature_norms(relu.W[:FIRST_SEEDS])[:, :2] > REPRESENTED).all(-1) & (counts[0] == 2)
-    claims.append(Claim(
-        "first-look.relu-dense-two",
-        "With dense features (S = 0) the ReLU output model also keeps only the two most important features.",
-        f"2 represented features, the two most important, in most of {FIRST_SEEDS} instances", PAPER,
+    dense_top = represented(relu.W[:FIRST_SEEDS])[:, :2].all(-1) & (counts[0] == 2)
+    claims.append(RELU_DENSE_TWO(
+        [check(f"instances (of {FIRST_SEEDS}) representing exactly features 0 and 1", int(dense_top.sum()), ">=",
+               MOST)],
         f"{int(dense_top.sum())} of {FIRST_SEEDS} instances (represented counts {counts[0].tolist()})",
-        int(dense_top.sum()) > FIRST_SEEDS // 2,
     ))
     all_five = int((counts[-1] == 5).sum())
-    claims.append(Claim(
-        "first-look.relu-sparse-all-five",
-        "Once features are sparse (S = 0.9) the ReLU output model represents all five features in two dimensions.",
-        f"5 represented features in most of {FIRST_SEEDS} instances", PAPER,
+    claims.append(RELU_SPARSE_FIVE(
+        [check(f"instances (of {FIRST_SEEDS}) representing all 5 features", all_five, ">=", MOST)],
         f"{all_five} of {FIRST_SEEDS} instances (represented counts {counts[-1].tolist()})",
-        all_five > FIRST_SEEDS // 2,
     ))
 
     sparse = relu.W[FIRST_SEEDS:]
     b = relu.b[FIRST_SEEDS:]
-    pos = positive_interference(sparse) > 0.1
+    pos = positive_interference(sparse) > POSITIVE_INTERFERENCE
     frac = float((b[pos] < 0).float().mean()) if pos.any() else float("nan")
-    claims.append(Claim(
-        "first-look.negative-bias",
-        "Where a feature suffers positive interference, the ReLU model learns a negative bias that cuts it off.",
-        "b_i < 0 for at least 90% of features whose positive interference exceeds 0.1 (S = 0.5 and 0.9)", COURSE,
+    claims.append(NEGATIVE_BIAS(
+        [check(f"share of features with positive interference > {POSITIVE_INTERFERENCE:g} (S = 0.5 and 0.9) "
+               "whose bias b_i < 0", frac, ">=", NEGATIVE_SHARE)],
         f"{fmt(100 * frac)}% of {int(pos.sum())} such features",
-        bool(pos.any()) and frac >= 0.9,
     ))
     notes = quick_note(quick) + [
         f"The linear model is trained at lr {LINEAR_LR:g} (the ReLU model at the sources' 1e-3): with sparse features "
@@ -143,10 +150,23 @@ Each sparsity (S = 0, 0.5, 0.9) is trained as four instances with different init
 first of each.""",
     configs=first_look_configs,
     analyze=first_look_analyze,
+    claims=(LINEAR_TOP_TWO, RELU_DENSE_TWO, RELU_SPARSE_FIVE, NEGATIVE_BIAS),
 )
 
 
 # ---------------------------------------------------------------------------------------------- 2. intro figure
+
+INTRO_MORE = ClaimSpec(
+    "intro.more-features-when-sparse",
+    "As features get sparser, the model represents more of them: two when dense, all five when sparse.", PAPER)
+INTRO_PENTAGON = ClaimSpec(
+    "intro.pentagon",
+    "At the highest sparsity the five features form a regular pentagon, each with dimensionality 2/5.", PAPER)
+INTRO_PAIRS = ClaimSpec(
+    "intro.antipodal-pairs",
+    "Between the dense and the sparse regime, the model stores four features as two antipodal pairs.", PAPER)
+MIN_RHO = 0.8
+
 
 def intro_configs(quick: bool) -> dict[str, RunConfig]:
     probs = [float(20 ** (-k / 9)) for k in range(10)]
@@ -157,35 +177,30 @@ def intro_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     run = runs["relu"]
     figures = [plots.features_2d(run), plots.wtw_and_norms(run)]
     probs = run.config.data.probability()[:, 0].numpy()
-    counts = n_represented(run.W).numpy()
+    order = probs.argsort()[::-1]  # densest first
+    counts = n_represented(run.W).numpy()[order]
     shapes = [" + ".join(s.kind for s in inst if s.kind != "not represented") for inst in classify(run.W)]
-    rho = spearman(1 / probs, counts)
-    claims = [Claim(
-        "intro.more-features-when-sparse",
-        "As features get sparser, the model represents more of them: two when dense, all five when sparse.",
-        "2 features at 1-S = 1, 5 at 1-S = 0.05, and a rank correlation of at least 0.8 between 1/(1-S) and the count",
-        PAPER,
+    rho = spearman((1 / probs[order]).tolist(), counts.tolist())
+    claims = [INTRO_MORE(
+        [check("represented at the densest instance", int(counts[0]), "==", 2),
+         check("represented at the sparsest instance", int(counts[-1]), "==", 5),
+         check("Spearman rank correlation (ties averaged) of 1/(1-S) with the count", rho, ">=", MIN_RHO)],
         f"counts from dense to sparse: {counts.tolist()}; Spearman rho = {fmt(rho)}",
-        counts[0] == 2 and counts[-1] == 5 and rho >= 0.8,
     )]
-    sparsest = classify(run.W[-1:])[0]
-    pent = [s for s in sparsest if s.kind == "pentagon"]
-    D = dimensionality(run.W[-1:])[0]
-    claims.append(Claim(
-        "intro.pentagon",
-        "At the highest sparsity the five features form a regular pentagon, each with dimensionality 2/5.",
-        "a pentagon; every D_i = 0.4 ± 0.05", PAPER,
-        f"structure: {shapes[-1] or 'none'}; D_i = {', '.join(fmt(d, 2) for d in D.tolist())}",
-        bool(pent) and bool(((D - 0.4).abs() < 0.05).all()),
+    sparsest = int(order[-1])
+    pent = [s for s in classify(run.W[sparsest:sparsest + 1])[0] if s.kind == "pentagon"]
+    D = dimensionality(run.W[sparsest:sparsest + 1])[0]
+    worst = float((D - 0.4).abs().max())
+    claims.append(INTRO_PENTAGON(
+        [check("pentagons at the sparsest instance", len(pent), "==", 1),
+         within("every D_i", 0.4 + worst, 0.4, 0.05, shown="2/5")],
+        f"structure: {shapes[sparsest] or 'none'}; D_i = {', '.join(fmt(d, 2) for d in D.tolist())}",
     ))
     antipodal = [k for k, s in enumerate(shapes) if s.count("antipodal pair") == 2]
-    claims.append(Claim(
-        "intro.antipodal-pairs",
-        "Between the dense and the sparse regime, the model stores four features as two antipodal pairs.",
-        "at least one instance with two antipodal pairs (D = 1/2)", PAPER,
+    claims.append(INTRO_PAIRS(
+        [check("instances with two antipodal pairs (D = 1/2)", len(antipodal), ">=", 1)],
         f"{len(antipodal)} instance(s) with two antipodal pairs, at 1-S = "
         + (", ".join(fmt(float(probs[k]), 2) for k in antipodal) or "none"),
-        bool(antipodal),
     ))
     return Findings(figures, claims, quick_note(quick))
 
@@ -198,12 +213,27 @@ densities 1 - S = 20^(-k/9). Dense features get dedicated dimensions; as sparsit
 antipodal pairs, then packs all five features into a pentagon, paying with interference it cuts off with its bias.""",
     configs=intro_configs,
     analyze=intro_analyze,
+    claims=(INTRO_MORE, INTRO_PENTAGON, INTRO_PAIRS),
 )
 
 
 # ---------------------------------------------------------------------------------------------- 3. sparsity sweep
 
 SWEEP_DENSITY = [1.0, 0.3, 0.1, 0.03, 0.01]
+SWEEP_MORE = {
+    name: ClaimSpec(f"sweep.{name}.more-features-when-sparse",
+                    f"With n = {n}, m = {m}: the number of represented features grows as sparsity grows.", PAPER)
+    for name, n, m in (("n20", 20, 5), ("n100", 100, 20))
+}
+SWEEP_TOP_M = ClaimSpec(
+    "sweep.n20.dense-top-m",
+    "Dense (1-S = 1), the model represents exactly the m = 5 most important features, like PCA.", PAPER)
+SWEEP_ORTHOGONAL = ClaimSpec(
+    "sweep.n20.important-stay-orthogonal",
+    "The most important features stay orthogonal longest: at intermediate sparsity they are untouched while less "
+    "important features superpose.", PAPER)
+OWN_DIMENSION = 0.1  # superposition below this: a feature has a dimension of its own
+SHARED = 0.3  # mean superposition above this: the other represented features share theirs
 
 
 def sweep_configs(quick: bool) -> dict[str, RunConfig]:
@@ -217,50 +247,39 @@ def sweep_configs(quick: bool) -> dict[str, RunConfig]:
 def sweep_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     figures, claims = [], []
     for name, run in runs.items():
-        n, m = run.config.data.n_features, run.config.model.n_hidden
+        m = run.config.model.n_hidden
         figures.append(plots.wtw_and_norms(run))
         counts = n_represented(run.W).tolist()
-        grows = all(b >= a for a, b in zip(counts, counts[1:])) and counts[-1] > counts[0]
-        claims.append(Claim(
-            f"sweep.{name}.more-features-when-sparse",
-            f"With n = {n}, m = {m}: the number of represented features grows as sparsity grows.",
-            f"non-decreasing counts from 1-S = 1 to 0.01, ending above the dense count ({m} when dense)", PAPER,
-            f"counts at 1-S = {', '.join(fmt(p) for p in SWEEP_DENSITY)}: {counts}",
-            grows,
+        rising = all(b >= a for a, b in zip(counts, counts[1:]))
+        claims.append(SWEEP_MORE[name](
+            [Check("represented count non-decreasing from 1-S = 1 to 0.01", rising),
+             check("count at 1-S = 0.01 minus the dense count", counts[-1] - counts[0], ">", 0)],
+            f"counts at 1-S = {', '.join(fmt(p) for p in SWEEP_DENSITY)}: {counts} (m = {m})",
         ))
     run = runs["n20"]
-    dense = feature_norms(run.W[0])
-    top_m = bool((dense[:5] > REPRESENTED).all() and (dense[5:] < REPRESENTED).all())
-    claims.append(Claim(
-        "sweep.n20.dense-top-m",
-        "Dense (1-S = 1), the model represents exactly the m = 5 most important features, like PCA.",
-        "features 0-4 represented, 5-19 not", PAPER,
-        f"represented: {(dense > REPRESENTED).nonzero().flatten().tolist()}",
-        top_m,
+    dense = represented(run.W[0:1])[0]
+    claims.append(SWEEP_TOP_M(
+        [check("features 0-4 represented", int(dense[:5].sum()), "==", 5),
+         check("features 5-19 represented", int(dense[5:].sum()), "==", 0)],
+        f"represented: {dense.nonzero().flatten().tolist()}",
     ))
     # The most important features keep dedicated, orthogonal dimensions while less important ones superpose.
     sup = superposition(run.W)
-    norms = feature_norms(run.W)
-    rows, dedicated = [], []
-    ok = True
+    rep = represented(run.W)
+    rows, dedicated, tops, others_mean = [], [], [], []
     for k, p in enumerate(SWEEP_DENSITY[1:4], start=1):
-        rep = norms[k] > REPRESENTED
-        top = sup[k, :2]
-        others = sup[k, 2:][rep[2:]]
+        top = float(sup[k, :2].max())
+        others = sup[k, 2:][rep[k, 2:]]
         mean_other = float(others.mean()) if len(others) else float("nan")
-        rows.append(f"1-S = {fmt(p)}: top two {fmt(float(top.max()), 2)}, other represented mean {fmt(mean_other, 2)}")
-        ok &= bool(top.max() < 0.1) and len(others) > 0 and mean_other > 0.3
-        own = ((sup[k] < 0.1) & rep).nonzero().flatten().tolist()
+        rows.append(f"1-S = {fmt(p)}: top two {fmt(top, 2)}, other represented mean {fmt(mean_other, 2)}")
+        tops.append(top)
+        others_mean.append(mean_other)
+        own = ((sup[k] < OWN_DIMENSION) & rep[k]).nonzero().flatten().tolist()
         dedicated.append(f"{fmt(p)}: {own or 'none'}")
-    claims.append(Claim(
-        "sweep.n20.important-stay-orthogonal",
-        "The most important features stay orthogonal longest: at intermediate sparsity they are untouched while "
-        "less important features superpose.",
-        "superposition of features 0 and 1 below 0.1, and above 0.3 on average for the other represented features, "
-        "at 1-S = 0.3, 0.1 and 0.03",
-        PAPER,
+    claims.append(SWEEP_ORTHOGONAL(
+        [check("superposition of features 0 and 1 at 1-S = 0.3, 0.1, 0.03", max(tops), "<", OWN_DIMENSION),
+         check("mean superposition of the other represented features there", float(np.min(others_mean)), ">", SHARED)],
         "; ".join(rows),
-        ok,
         note="Features with a dimension of their own (superposition < 0.1) at 1-S = " + "; ".join(dedicated) + ".",
     ))
     return Findings(figures, claims, quick_note(quick))
@@ -275,4 +294,5 @@ superposes with others (dark: a dimension of its own; yellow: shared). The n = 2
 n = 100 model has importance falling from 1 to 0.01 as 100^(-i/99).""",
     configs=sweep_configs,
     analyze=sweep_analyze,
+    claims=(*SWEEP_MORE.values(), SWEEP_TOP_M, SWEEP_ORTHOGONAL),
 )

@@ -511,7 +511,7 @@ def neurons(run: Run, instances: Sequence[int] | None = None, max_cols: int = 1)
 
 def polysemantic_neurons(run: Run) -> go.Figure:
     """The number of polysemantic neurons in each instance against 1/(1-S)."""
-    from ..analysis.neurons import MONOSEMANTIC_THRESHOLD, classify_neurons
+    from ..analysis.neurons import ALIGNED, classify_neurons
 
     _check(run)
     labels = classify_neurons(run.W.float().cpu(), nonnegative_inputs=_neuron_inputs(run))
@@ -522,7 +522,7 @@ def polysemantic_neurons(run: Run) -> go.Figure:
         hovertemplate="1/(1−S) = %{x:.3g}<br>%{y} polysemantic neurons<extra></extra>",
     ))
     fig.update_xaxes(type="log", title="1 / (1 − S)")
-    fig.update_yaxes(title=f"polysemantic neurons (max|w| / ‖w‖ < {MONOSEMANTIC_THRESHOLD})", rangemode="tozero")
+    fig.update_yaxes(title=f"polysemantic neurons (max|w| / ‖w‖ < {ALIGNED})", rangemode="tozero")
     fig.update_layout(title=_figure_title("Polysemantic neurons against sparsity", run.config), template=TEMPLATE,
                       width=700, height=420)
     return fig
