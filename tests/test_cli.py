@@ -112,5 +112,39 @@ def test_bench_prints_both_loops_and_their_ratio():
     data = json.loads(result.output)
     ms = data["ms_per_step"]
     assert ms["reference"] > 0 and ms["ours"] > 0
-    assert data["speedup_vs_reference"] == pytest.approx(ms["reference"] / ms["ours"])
     assert len(data["final_loss_ours"]) == len(data["final_loss_reference"]) == 10
+    # Both loops train the same objective: after 100 steps their mean losses agree within a factor of 2 (a wrong
+    # importance weighting or data law in either would not).
+    means = data["final_loss_mean"]
+    assert 0.5 < means["ours"] / means["reference"] < 2.0, means
+
+
+def test_two_concurrent_train_commands_on_one_out_exactly_one_succeeds(tmp_path):
+    """Both pass the check made before training; the check taken again at the swap lets exactly one save."""
+    import multiprocessing
+
+    from superposition.cli import main
+
+    ctx = multiprocessing.get_context("fork")
+
+    def train_into(out, start, codes):
+        start.wait()
+        try:
+            main(["train", "--n-features", "3", "--n-hidden", "2", "--steps", "30", "--batch-size", "32", "--quiet",
+                  "--out", str(out)])
+        except SystemExit as e:
+            codes.put(e.code)
+
+    for trial in range(20):
+        out = tmp_path / f"run{trial}"
+        start, codes = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=train_into, args=(out, start, codes)) for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        start.set()
+        results = sorted(codes.get(timeout=120) for _ in procs)
+        for proc in procs:
+            proc.join(timeout=60)
+        assert results == [0, 2], f"trial {trial}: exit codes {results}"
+        assert (out / "weights.safetensors").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -5,11 +5,13 @@ Every failure the user can fix (a bad value, a missing file) is printed as one l
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -26,6 +28,28 @@ app = typer.Typer(
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _os_message(e: OSError) -> str:
+    where = f": {e.filename}" if e.filename else ""
+    return f"{e.strerror or e}{where}"
+
+
+def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn the errors a user can fix (bad values, missing or unwritable files) into one line and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except SuperpositionError as e:
+            _fail(str(e))
+        except OSError as e:
+            _fail(_os_message(e))
+        except MemoryError:
+            _fail("out of memory: the run does not fit on this machine; reduce the sizes")
+
+    return wrapper
 
 
 def _floats(flag: str, text: str | None) -> list[float] | None:
@@ -85,12 +109,11 @@ def _merged(config_file: Path | None, family: type, overrides: dict[str, dict[st
 
 
 def _train_new(cfg: Any, out: Path, overwrite: bool, progress: bool) -> Any:
-    """Train `cfg` into the new run directory `out` (an existing one only with --overwrite)."""
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
+    """Train `cfg` into the new run directory `out` (an existing run directory only with --overwrite); the output
+    and the memory the run needs are checked before training."""
     from .lab import train_run
 
-    return train_run(cfg, out, progress=progress)
+    return train_run(cfg, out, overwrite=overwrite, progress=progress)
 
 
 def _load_family(run_dir: Path, family: str) -> Any:
@@ -123,6 +146,7 @@ def _train_config(config_file: Path | None, overrides: dict[str, dict[str, Any]]
 
 
 @app.command()
+@_one_line_errors
 def train(
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON RunConfig file; flags override it."),
@@ -159,38 +183,35 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the final per-instance loss as JSON."),
 ) -> None:
     """Train a sweep of toy models (one instance per feature probability) and save the run directory."""
-    try:
-        cfg = _train_config(
-            config,
-            {
-                "data": dict(
-                    n_features=n_features,
-                    feature_probability=_floats("--feature-probability", feature_probability),
-                    importance_decay=importance_decay,
-                    importance=_floats("--importance", importance),
-                    magnitude=magnitude,
-                    target=target,
-                    correlated_pairs=correlated_pairs,
-                    anticorrelated_pairs=anticorrelated_pairs,
-                ),
-                "model": dict(kind=model, n_hidden=n_hidden, tied=tied, bias=bias),
-                "train": dict(
-                    steps=steps,
-                    batch_size=batch_size,
-                    lr=lr,
-                    optimizer=optimizer,
-                    weight_decay=weight_decay,
-                    schedule=schedule,
-                    warmup_steps=warmup_steps,
-                    seed=seed,
-                    device=device,
-                    threads=threads,
-                ),
-            },
-        )
-        run = _train_new(cfg, out, overwrite, progress=not quiet and not as_json)
-    except SuperpositionError as e:
-        _fail(str(e))
+    cfg = _train_config(
+        config,
+        {
+            "data": dict(
+                n_features=n_features,
+                feature_probability=_floats("--feature-probability", feature_probability),
+                importance_decay=importance_decay,
+                importance=_floats("--importance", importance),
+                magnitude=magnitude,
+                target=target,
+                correlated_pairs=correlated_pairs,
+                anticorrelated_pairs=anticorrelated_pairs,
+            ),
+            "model": dict(kind=model, n_hidden=n_hidden, tied=tied, bias=bias),
+            "train": dict(
+                steps=steps,
+                batch_size=batch_size,
+                lr=lr,
+                optimizer=optimizer,
+                weight_decay=weight_decay,
+                schedule=schedule,
+                warmup_steps=warmup_steps,
+                seed=seed,
+                device=device,
+                threads=threads,
+            ),
+        },
+    )
+    run = _train_new(cfg, out, overwrite, progress=not quiet and not as_json)
     result = {"run": str(out), "final_loss": run.final_loss()}
     if as_json:
         typer.echo(json.dumps(_json_safe(result)))
@@ -239,15 +260,13 @@ def _analysis(run_dir: Path) -> dict[str, Any]:
 
 
 @app.command()
+@_one_line_errors
 def analyze(
     run_dir: Path = typer.Argument(..., help="A run directory written by `superposition train`."),
     as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
 ) -> None:
     """Metrics and geometry of each instance of a run: norms, superposition, dimensionality, structures."""
-    try:
-        result = _analysis(run_dir)
-    except SuperpositionError as e:
-        _fail(str(e))
+    result = _analysis(run_dir)
     if as_json:
         typer.echo(json.dumps(_json_safe(result), indent=2))
         return
@@ -284,25 +303,27 @@ def analyze(
 
 
 @app.command()
+@_one_line_errors
 def plot(
     run_dir: Path = typer.Argument(..., help="A run directory written by `superposition train`."),
     out: Path = typer.Option(..., "--out", help="HTML file to write (one offline file)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an HTML file written by superposition."),
 ) -> None:
     """Draw a run's figures into one offline HTML file."""
-    try:
-        from .plots import all_figures, run_title, write_html
-        from .runs import load_run
+    from .files import check_output_file
+    from .plots import all_figures, run_title, write_html
+    from .runs import load_run
 
-        if out.suffix.lower() not in (".html", ".htm"):
-            raise ConfigError(f"--out must name an .html file, got {out}")
-        run = load_run(run_dir, device="cpu")
-        write_html(all_figures(run), out, title=run_title(run.config))
-    except SuperpositionError as e:
-        _fail(str(e))
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out must name an .html file, got {out}")
+    check_output_file(out, overwrite=overwrite)
+    run = load_run(run_dir, device="cpu")
+    write_html(all_figures(run), out, title=run_title(run.config))
     typer.echo(f"wrote {out}")
 
 
 @app.command()
+@_one_line_errors
 def reproduce(
     quick: bool = typer.Option(False, "--quick", help="Fewer steps and smaller sweeps (CI-sized)."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated experiment names."),
@@ -316,14 +337,13 @@ def reproduce(
 
     from .experiments import EXPERIMENTS
     from .experiments.runner import run_experiment, select
-    from .report import write_report
+    from .report import check_report_dir, write_report
 
-    try:
-        chosen = select(EXPERIMENTS, [n.strip() for n in only.split(",") if n.strip()] if only else None)
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {out} exists and is not a directory")
-    except SuperpositionError as e:
-        _fail(str(e))
+    names = None if only is None else [n.strip() for n in only.split(",") if n.strip()]
+    if names == []:
+        raise ConfigError(f"--only {only!r} names no experiment")
+    chosen = select(EXPERIMENTS, names)
+    check_report_dir(out)
     quiet = quiet or as_json
     say = (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
     start = time.perf_counter()
@@ -355,6 +375,7 @@ app.add_typer(modadd_app, name="modadd")
 
 
 @modadd_app.command("train")
+@_one_line_errors
 def modadd_train(
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON modadd run config; flags override it."),
@@ -380,19 +401,16 @@ def modadd_train(
     as_json: bool = typer.Option(False, "--json", help="Print the per-instance summary as JSON."),
 ) -> None:
     """Train bilinear modular-addition models (full batch, AdamW) and save the run directory with its metrics."""
-    try:
-        from .config import ModAddRunConfig, parse_run_config
+    from .config import ModAddRunConfig, parse_run_config
 
-        base = _merged(config, ModAddRunConfig, {
-            "data": dict(p=p, train_fraction=train_fraction, split_seed=split_seed),
-            "model": dict(kind=kind, d_embed=d_embed, n_hidden=n_hidden, n_instances=instances, bias=bias,
-                          layer_norm=layer_norm, loss=loss),
-            "train": dict(steps=steps, lr=lr, weight_decay=weight_decay, schedule=schedule, seed=seed,
-                          device=device, threads=threads),
-        })
-        run = _train_new(parse_run_config(base), out, overwrite, progress=not quiet and not as_json)
-    except SuperpositionError as e:
-        _fail(str(e))
+    base = _merged(config, ModAddRunConfig, {
+        "data": dict(p=p, train_fraction=train_fraction, split_seed=split_seed),
+        "model": dict(kind=kind, d_embed=d_embed, n_hidden=n_hidden, n_instances=instances, bias=bias,
+                      layer_norm=layer_norm, loss=loss),
+        "train": dict(steps=steps, lr=lr, weight_decay=weight_decay, schedule=schedule, seed=seed,
+                      device=device, threads=threads),
+    })
+    run = _train_new(parse_run_config(base), out, overwrite, progress=not quiet and not as_json)
     rows = run.metrics.to_dict(orient="records")
     if as_json:
         typer.echo(json.dumps(_json_safe({"run": str(out), "instances": rows}), indent=2))
@@ -402,19 +420,17 @@ def modadd_train(
 
 
 @modadd_app.command("analyze")
+@_one_line_errors
 def modadd_analyze(
     run_dir: Path = typer.Argument(..., help="A run directory written by `superposition modadd train`."),
     as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
 ) -> None:
     """Accuracy, loss, embedding frequencies per column, mixing, and the sparsity of L and R before and after
     unmixing, per instance."""
-    try:
-        from .lab import analyze as analyze_run
+    from .lab import analyze as analyze_run
 
-        run = _load_family(run_dir, "modadd")
-        table = analyze_run(run)
-    except SuperpositionError as e:
-        _fail(str(e))
+    run = _load_family(run_dir, "modadd")
+    table = analyze_run(run)
     rows = table.to_dict(orient="records")
     final = run.final_loss()
     for row, loss in zip(rows, final):
@@ -443,6 +459,7 @@ app.add_typer(sae_app, name="sae")
 
 
 @sae_app.command("train")
+@_one_line_errors
 def sae_train(
     run_dir: Optional[Path] = typer.Argument(None, help="A toy run directory whose hidden layer the SAE reads."),
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
@@ -471,39 +488,36 @@ def sae_train(
     as_json: bool = typer.Option(False, "--json", help="Print the per-instance metrics as JSON."),
 ) -> None:
     """Train sparse autoencoders on a toy run's hidden activations (RUN_DIR) or on synthetic data (--sphere)."""
-    try:
-        from .config import parse_run_config
+    from .config import parse_run_config
 
-        if (run_dir is None) == (not sphere):
-            raise ConfigError("give a toy RUN_DIR or --sphere (one of them)")
-        sphere_flags = dict(d=d, n_features=n_features, n_active=n_active, correlation=correlation, seed=data_seed)
-        if sphere:
-            if instance is not None:
-                raise ConfigError("--instance applies to a toy RUN_DIR only")
-            source = {"kind": "sphere", **{k_: v for k_, v in sphere_flags.items() if v is not None}}
-        else:
-            given = [f"--{k_.replace('_', '-')}" for k_, v in sphere_flags.items() if v is not None]
-            if given:
-                raise ConfigError(f"{given[0]} applies to --sphere data only")
-            from .runs import load_run
+    if (run_dir is None) == (not sphere):
+        raise ConfigError("give a toy RUN_DIR or --sphere (one of them)")
+    sphere_flags = dict(d=d, n_features=n_features, n_active=n_active, correlation=correlation, seed=data_seed)
+    if sphere:
+        if instance is not None:
+            raise ConfigError("--instance applies to a toy RUN_DIR only")
+        source = {"kind": "sphere", **{k_: v for k_, v in sphere_flags.items() if v is not None}}
+    else:
+        given = [f"--{k_.replace('_', '-')}" for k_, v in sphere_flags.items() if v is not None]
+        if given:
+            raise ConfigError(f"{given[0]} applies to --sphere data only")
+        from .runs import load_run
 
-            toy = load_run(run_dir, device="cpu")
-            if toy.config.family != "toy":
-                raise ConfigError(f"{run_dir} is a {toy.config.family} run; SAEs read toy runs")
-            source = {"kind": "toy", "toy": toy.config.model_dump(), "run": str(run_dir), "instance": instance or 0}
-        l1_values = _floats("--l1", l1)
-        model = dict(d_sae=d_sae, activation=activation, k=k, tied=tied, dead_window=dead_window,
-                     resample_every=resample_every,
-                     l1=None if l1_values is None else l1_values[0] if len(l1_values) == 1 else l1_values)
-        train_cfg = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads)
-        cfg = parse_run_config({
-            "family": "sae", "source": source,
-            "model": {k_: v for k_, v in model.items() if v is not None},
-            "train": {k_: v for k_, v in train_cfg.items() if v is not None},
-        })
-        run = _train_new(cfg, out, overwrite, progress=not quiet and not as_json)
-    except SuperpositionError as e:
-        _fail(str(e))
+        toy = load_run(run_dir, device="cpu")
+        if toy.config.family != "toy":
+            raise ConfigError(f"{run_dir} is a {toy.config.family} run; SAEs read toy runs")
+        source = {"kind": "toy", "toy": toy.config.model_dump(), "run": str(run_dir), "instance": instance or 0}
+    l1_values = _floats("--l1", l1)
+    model = dict(d_sae=d_sae, activation=activation, k=k, tied=tied, dead_window=dead_window,
+                 resample_every=resample_every,
+                 l1=None if l1_values is None else l1_values[0] if len(l1_values) == 1 else l1_values)
+    train_cfg = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads)
+    cfg = parse_run_config({
+        "family": "sae", "source": source,
+        "model": {k_: v for k_, v in model.items() if v is not None},
+        "train": {k_: v for k_, v in train_cfg.items() if v is not None},
+    })
+    run = _train_new(cfg, out, overwrite, progress=not quiet and not as_json)
     rows = run.metrics.to_dict(orient="records")
     if as_json:
         typer.echo(json.dumps(_json_safe({"run": str(out), "instances": rows}), indent=2))
@@ -513,23 +527,21 @@ def sae_train(
 
 
 @sae_app.command("analyze")
+@_one_line_errors
 def sae_analyze(
     run_dir: Path = typer.Argument(..., help="A run directory written by `superposition sae train`."),
     as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
 ) -> None:
     """L0, explained variance, shrinkage, dead latents, and recovery of the true features (mean max cosine and
     one-to-one Hungarian matching), per autoencoder."""
-    try:
-        from .lab import analyze as analyze_run
+    from .lab import analyze as analyze_run
 
-        run = _load_family(run_dir, "sae")
-        table = analyze_run(run)
-        if run.metrics is not None:  # what only training saw (dead latents over the window, resampling)
-            for col in ("dead_in_training", "resampled"):
-                if col in run.metrics.columns:
-                    table[col] = run.metrics[col].to_numpy()
-    except SuperpositionError as e:
-        _fail(str(e))
+    run = _load_family(run_dir, "sae")
+    table = analyze_run(run)
+    if run.metrics is not None:  # what only training saw (dead latents over the window, resampling)
+        for col in ("dead_in_training", "resampled"):
+            if col in run.metrics.columns:
+                table[col] = run.metrics[col].to_numpy()
     rows = table.to_dict(orient="records")
     if as_json:
         typer.echo(json.dumps(_json_safe({"run": str(run_dir), "config": run.config.model_dump(mode="json"),
@@ -547,6 +559,7 @@ def sae_analyze(
 
 
 @app.command()
+@_one_line_errors
 def bench(
     steps: int = typer.Option(2000, "--steps", min=10, help="Steps per timed round."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Timed rounds per trainer (the median is reported)."),
@@ -560,12 +573,35 @@ def bench(
     typer.echo(json.dumps(_json_safe(result), indent=2) if as_json else format_report(result))
 
 
-def main() -> None:
+def _usage_error(e: BaseException) -> bool:
+    """A command-line parsing error of typer's click (vendored or not): it knows its message and exit code."""
+    return hasattr(e, "format_message") and hasattr(e, "exit_code") and hasattr(e, "ctx")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: every error a user can cause ends in one `error: ...` line and exit status 2."""
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(args=argv, prog_name="superposition", standalone_mode=False)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence between a user and a traceback
+        if _usage_error(e):
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: typer has printed its help
+                sys.exit(0)
+            message = " ".join(e.format_message().split())
+            typer.echo(f"error: {message} (see --help)", err=True)
+            sys.exit(2)
+        if os.environ.get("SUPERPOSITION_DEBUG"):
+            raise
+        typer.echo(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:300]} (this is a bug; "
+                   "SUPERPOSITION_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

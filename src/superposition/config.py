@@ -25,8 +25,13 @@ Magnitude = Literal["uniform", "normal", "constant", "uniform_signed"]
 PerInstance = list[Union[float, list[float]]]
 
 
+# Seeds are handed to torch.Generator.manual_seed, which takes a signed 64-bit integer.
+MAX_SEED = 2**63 - 1
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and infinity are never a valid setting (a NaN importance or L1 would only surface as a diverged run).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _per_instance_table(name: str, values: PerInstance, n_features: int) -> list[list[float]]:
@@ -66,11 +71,15 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "DataConfig":
-        probs = _per_instance_table("feature_probability", self.feature_probability, self.n_features)
-        for k, row in enumerate(probs):
-            for i, p in enumerate(row):
+        # Row by row, without expanding a shared probability to n_features values (n_features may be huge).
+        for k, row in enumerate(self.feature_probability):
+            values = row if isinstance(row, list) else [row]
+            if isinstance(row, list) and len(row) != self.n_features:
+                raise ValueError(f"feature_probability[{k}] has {len(row)} values but n_features is {self.n_features}")
+            for i, p in enumerate(values):
                 if not 0.0 <= p <= 1.0:
-                    raise ValueError(f"feature_probability[{k}] = {p} (feature {i}) is outside [0, 1]")
+                    where = f" (feature {i})" if isinstance(row, list) else ""
+                    raise ValueError(f"feature_probability[{k}] = {p}{where} is outside [0, 1]")
         if self.importance is not None and self.importance_decay is not None:
             raise ValueError("give importance or importance_decay, not both")
         if self.importance is not None:
@@ -91,12 +100,13 @@ class DataConfig(_Strict):
                 f"{2 * (self.correlated_pairs + self.anticorrelated_pairs)} features, only {self.n_features} exist"
             )
         if self.anticorrelated_pairs:
-            for k, row in enumerate(probs):
+            for k, row in enumerate(self.feature_probability):
                 for pair in range(self.anticorrelated_pairs):
                     i = 2 * (self.correlated_pairs + pair)
-                    if row[i] > 0.5:
+                    p = row[i] if isinstance(row, list) else row
+                    if p > 0.5:
                         raise ValueError(
-                            f"feature_probability[{k}] = {row[i]} for anticorrelated feature {i}: a pair that is "
+                            f"feature_probability[{k}] = {p} for anticorrelated feature {i}: a pair that is "
                             "never active together needs p <= 0.5"
                         )
         return self
@@ -152,7 +162,7 @@ class TrainConfig(_Strict):
     betas: tuple[float, float] = (0.9, 0.999)
     schedule: Literal["constant", "linear", "cosine", "warmup_cosine"] = "constant"
     warmup_steps: int = Field(0, ge=0)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     device: str = "cpu"
     threads: int | None = Field(None, gt=0)
     log_every: int = Field(100, gt=0)
@@ -215,13 +225,26 @@ class ModAddDataConfig(_Strict):
 
     p: int = Field(113, ge=3)
     train_fraction: float = Field(0.3, gt=0, le=1)
-    split_seed: int = Field(0, ge=0)
+    split_seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _check(self) -> "ModAddDataConfig":
         if self.p % 2 == 0:
             raise ValueError(f"p must be odd (the Fourier analysis uses the real basis of odd p), got {self.p}")
+        n_train = self.n_train
+        if n_train == 0:
+            raise ValueError(f"train_fraction {self.train_fraction} of the {self.p ** 2} pairs leaves no training pair")
+        if n_train == self.p**2:
+            raise ValueError(f"train_fraction {self.train_fraction} leaves no test pairs (all {self.p ** 2} pairs "
+                             "train); give a fraction below 1")
         return self
+
+    @property
+    def n_train(self) -> int:
+        """Training pairs: the first floor(fraction · p²) of the seeded permutation."""
+        from .data.modadd import n_train_pairs  # data imports config; this runs after both are loaded
+
+        return n_train_pairs(self.p, self.train_fraction)
 
 
 class ModAddModelConfig(_Strict):
@@ -331,7 +354,7 @@ class SAESourceConfig(_Strict):
     n_active: float = Field(5.0, gt=0)
     correlation: float = Field(0.0, ge=0, lt=1)
     group_size: int = Field(16, gt=0)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _check(self) -> "SAESourceConfig":
@@ -371,8 +394,10 @@ FAMILIES: dict[str, type[BaseModel]] = {"toy": RunConfig, "modadd": ModAddRunCon
 
 def parse_run_config(data: Any) -> Any:
     """The run config of the family `data["family"]` names (toy when absent); raises ConfigError."""
-    family = data.get("family", "toy") if isinstance(data, dict) else "toy"
-    if family not in FAMILIES:
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config: expected a JSON object, got {type(data).__name__}")
+    family = data.get("family", "toy")
+    if not isinstance(family, str) or family not in FAMILIES:
         raise ConfigError(f"invalid config: family must be one of {sorted(FAMILIES)}, got {family!r}")
     return validate(FAMILIES[family], data)
 
@@ -407,6 +432,12 @@ def load_config(path: str | Path) -> Any:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; give the config.json file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply to be a run config") from None
     return parse_run_config(data)

@@ -13,6 +13,10 @@ class RunDirError(SuperpositionError):
     """A run directory is missing, incomplete or corrupt."""
 
 
+class OutputError(SuperpositionError):
+    """An output path cannot or must not be written (it exists, is not ours, is not writable)."""
+
+
 class DivergenceError(SuperpositionError):
     """Training produced a non-finite loss."""
 

@@ -22,7 +22,9 @@ from .data import FeatureData
 from .data.modadd import ModAddData
 from .data.sphere import HiddenActivations, SphereFeatures
 from .models import build_model
-from .runs import Run, history_frame, save_run
+from .errors import ConfigError
+from .memory import check_memory
+from .runs import Run, check_output, history_frame, save_run
 from .train import Hook, train
 
 
@@ -62,7 +64,6 @@ def one_instance(data, k: int):
 
 def _toy_weights(source) -> torch.Tensor:
     """W of the toy run an SAE source names: read from `source.run`, or trained from `source.toy`."""
-    from .errors import ConfigError
     from .runs import load_run
 
     if source.run is None:
@@ -97,19 +98,23 @@ def train_run(
     config: RunConfig | ModAddRunConfig | SAERunConfig,
     out: str | Path | None = None,
     *,
+    overwrite: bool = False,
     progress: bool = True,
     hooks: list[Hook] | tuple[Hook, ...] = (),
     description: str | None = None,
 ) -> Run:
     """Train the sweep `config` describes, measure it, and save it to `out` (atomically) when given.
 
+    `out` is validated before any training (see `runs.check_output`): an existing directory is replaced only with
+    `overwrite=True` and only when it is a run directory. Sizes are checked against the device's free memory first.
     Initialisation and data are seeded from `config.train.seed`, so the same config gives the same weights on CPU.
     """
     device = config.train.device
     if device.startswith("cuda") and not torch.cuda.is_available():
-        from .errors import ConfigError
-
         raise ConfigError(f"train.device is {device!r} but CUDA is not available on this machine")
+    if out is not None:
+        check_output(out, overwrite=overwrite)
+    check_memory(config)
     init = torch.Generator(device=device).manual_seed(config.train.seed)
     model = build_model(config, generator=init)
     data = build_data(config, device=device)
@@ -140,5 +145,5 @@ def train_run(
         run.metrics["dead_in_training"] = model.dead_latents().sum(-1).tolist()
         run.metrics["resampled"] = [sum(counts[k] for _, counts in resampled) for k in range(model.n_instances)]
     if out is not None:
-        save_run(run, out)
+        save_run(run, out, overwrite=overwrite)
     return run

@@ -23,7 +23,8 @@ from plotly.offline import get_plotlyjs
 from . import __version__
 from .experiments.base import KINDS
 from .experiments.runner import Section
-from .files import atomic_write_text
+from .errors import OutputError
+from .files import GENERATOR, atomic_write_text, check_parent, is_working_directory_or_parent, written_by_us
 from .plots import figure_div
 
 TITLE = "Superposition: the literature's claims, reproduced"
@@ -116,6 +117,45 @@ def claims_document(sections: Sequence[Section], quick: bool, seconds: float) ->
     }
 
 
+def is_report_directory(path: str | Path) -> bool:
+    """Whether `path` holds only what a report writes (a report killed before its page still counts): runs/, and an
+    index.html and claims.json of ours (the page carries GENERATOR, claims.json the report's title)."""
+    path = Path(path)
+    try:
+        names = {p.name for p in path.iterdir()}
+    except OSError:
+        return False
+    if not names <= {"index.html", "claims.json", "runs"} or ("runs" in names and not (path / "runs").is_dir()):
+        return False
+    if "index.html" in names and not written_by_us(path / "index.html"):
+        return False
+    if "claims.json" in names:
+        try:
+            doc = json.loads((path / "claims.json").read_text())
+        except (OSError, ValueError, RecursionError):
+            return False
+        return isinstance(doc, dict) and doc.get("title") == TITLE
+    return True
+
+
+def check_report_dir(out: str | Path) -> Path:
+    """Validate a report directory before any training: a new or empty directory, or a report written before (its
+    runs are reused); never the working directory, a link, a file, or a directory holding other files."""
+    out = Path(out)
+    if is_working_directory_or_parent(out):
+        raise OutputError(f"refusing to write the report into {out}: it is the working directory or one of its "
+                          "parents; give a directory of its own")
+    if out.is_symlink():
+        raise OutputError(f"--out {out} is a symbolic link; give the directory itself")
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a directory")
+        if not is_report_directory(out):
+            raise OutputError(f"--out {out} holds files that are not a superposition report; give a new directory")
+    check_parent(out)
+    return out
+
+
 def kind_summary(summary: dict[str, Any]) -> str:
     """The summary's counts by kind, in words: which verdicts read trained runs and which do not."""
     m, x = summary["by_kind"]["measured"], summary["by_kind"]["exact"]
@@ -150,7 +190,7 @@ def write_report(out: str | Path, sections: Sequence[Section], quick: bool, seco
         f"<th>runs trained</th><th>runs reused</th></tr></thead><tbody>{timings}</tbody></table></section>"
     )
     page = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n{GENERATOR}\n'
         f"<title>{_e(TITLE)}</title>\n<style>{_CSS}</style>\n<script>{_ERROR_HOOK}</script>\n"
         f'<script type="text/javascript">{get_plotlyjs()}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n'
     )

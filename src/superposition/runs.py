@@ -16,8 +16,11 @@
       metrics.csv           toy: one row per instance x feature (norms, superposition, dimensionality, geometry ...);
                             modadd and sae: one row per instance
 
-Saving writes a complete sibling directory first and then swaps it in, so a run killed while saving leaves the
-previous files intact.
+Saving writes a complete sibling directory first and then swaps it in, under a lock on the parent directory, so a
+run killed while saving leaves the previous files intact and of two concurrent writers exactly one replaces the
+other only when asked to (`overwrite`). `overwrite` replaces only a run directory (one whose config.json names a known
+family and format); anything else is refused and left untouched. Loading validates every tensor (shape, float32,
+finite) and table it reads.
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-
-from .config import FORMAT_VERSION, ModAddRunConfig, RunConfig, SAERunConfig, parse_run_config
-from .errors import RunDirError
 from torch import nn
 
+from .config import FAMILIES, FORMAT_VERSION, ModAddRunConfig, RunConfig, SAERunConfig, parse_run_config
+from .errors import ConfigError, OutputError, RunDirError
+from .files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
 from .models import build_model
 from .train import History
 
@@ -81,26 +84,75 @@ def history_frame(history: History) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "instance", "loss"])
 
 
-def save_run(run: Run, path: str | Path) -> Path:
-    """Write `run` to `path` atomically (a complete new directory is swapped in); returns the path."""
+def is_run_directory(path: str | Path) -> bool:
+    """Whether `path` is a directory holding a config.json of a known run family and a format this library writes
+    (the only kind of directory `overwrite` may replace)."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunDirError(f"cannot save run: {path} exists and is not a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
-        (tmp / "config.json").write_text(run.config.to_json() + "\n")
-        tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.weights().items()}
-        save_file(tensors, str(tmp / "weights.safetensors"), metadata={"format_version": str(FORMAT_VERSION)})
-        if run.truth:
-            save_file({k: v.detach().cpu().contiguous() for k, v in run.truth.items()}, str(tmp / "truth.safetensors"))
-        run.history.to_csv(tmp / "history.csv", index=False)
-        if run.metrics is not None:
-            run.metrics.to_csv(tmp / "metrics.csv", index=False)
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        _swap_in(tmp, path)
+        data = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    if not path.is_dir() or path.is_symlink() or not isinstance(data, dict):
+        return False
+    family, version = data.get("family", "toy"), data.get("format_version", FORMAT_VERSION)
+    return isinstance(family, str) and family in FAMILIES and type(version) is int and 1 <= version <= FORMAT_VERSION
+
+
+def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Validate a run directory about to be written, before any training: not the working directory or a parent of
+    it, not a link or a file; an existing directory only with `overwrite`, and only if it is a run directory; the
+    nearest existing parent a writable directory. Raises OutputError with a one-line message; touches nothing."""
+    path = Path(path)
+    if str(path) in ("", ".") or is_working_directory_or_parent(path):
+        raise OutputError(f"refusing to write a run to {path}: it is the working directory or one of its parents")
+    _recover(path)
+    if path.is_symlink():
+        raise OutputError(f"{path} is a symbolic link; give a new directory for the run")
+    if path.exists():
+        if not path.is_dir():
+            raise OutputError(f"{path} exists and is not a directory")
+        if not overwrite:
+            raise OutputError(f"{path} already exists; pass --overwrite to replace it")
+        if not is_run_directory(path):
+            raise OutputError(f"{path} is not a run directory (no config.json of a known run family); "
+                              "refusing to replace it")
+    check_parent(path)
+    return path
+
+
+def save_run(run: Run, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write `run` to `path` atomically (a complete new directory is swapped in); returns the path.
+
+    An existing `path` is replaced only with `overwrite=True`, and only when it is a run directory; the check is
+    taken again at the moment of the swap, so of two writers without `overwrite` exactly one succeeds. Any OSError
+    becomes a RunDirError saying the run was not saved."""
+    path = check_output(path, overwrite=overwrite)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    except OSError as e:
+        raise RunDirError(f"could not save the run to {path}: {e.strerror or e}; the trained run was not saved") from None
+    try:
+        with dir_lock(tmp):  # marks the temporary directory as in use, so no cleaner removes it
+            os.chmod(tmp, creation_mode(directory=True))  # mkdtemp makes it private; runs are meant to be shared
+            (tmp / "config.json").write_text(run.config.to_json() + "\n")
+            tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.weights().items()}
+            save_file(tensors, str(tmp / "weights.safetensors"), metadata={"format_version": str(FORMAT_VERSION)})
+            if run.truth:
+                save_file({k: v.detach().cpu().contiguous() for k, v in run.truth.items()},
+                          str(tmp / "truth.safetensors"))
+            run.history.to_csv(tmp / "history.csv", index=False)
+            if run.metrics is not None:
+                run.metrics.to_csv(tmp / "metrics.csv", index=False)
+            for f in tmp.iterdir():
+                os.chmod(f, creation_mode())  # safetensors writes 0600 whatever the umask
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            fsync_dir(tmp)
+            _swap_in(tmp, path, overwrite)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunDirError(f"could not save the run to {path}: {e.strerror or e}; the trained run was not saved") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -108,29 +160,153 @@ def save_run(run: Run, path: str | Path) -> Path:
     return path
 
 
-def _swap_in(new: Path, path: Path) -> None:
-    old = path.parent / f".{path.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        os.replace(path, old)
-    os.replace(new, path)
-    shutil.rmtree(old, ignore_errors=True)
+def _old(path: Path) -> Path:
+    return path.parent / f".{path.name}.old"
+
+
+def _swap_in(new: Path, path: Path, overwrite: bool) -> None:
+    """Rename `new` to `path` under the parent's lock, re-checking what `check_output` checked."""
+    with dir_lock(path.parent):
+        _recover_locked(path)
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise OutputError(f"{path} already exists (written while this run trained); the trained run was "
+                                  "not saved; pass --overwrite to replace it")
+            if path.is_symlink() or not is_run_directory(path):
+                raise OutputError(f"{path} is not a run directory; refusing to replace it (the trained run was not "
+                                  "saved)")
+            old = _old(path)
+            if old.exists() and is_run_directory(old):  # a replaced run a killed save left behind
+                shutil.rmtree(old)
+            os.replace(path, old)
+            os.replace(new, path)
+            fsync_dir(path.parent)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(new, path)
+            fsync_dir(path.parent)
+        _clean_stale_temporaries(path, newer_than=path.stat().st_mtime)
+
+
+def _clean_stale_temporaries(path: Path, newer_than: float) -> None:
+    """Remove `.NAME.tmp-*` directories that killed saves left, older than this save and held by no live writer."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            if not stale.is_dir() or stale.is_symlink() or stale.stat().st_mtime >= newer_than:
+                continue
+        except OSError:
+            continue
+        with dir_lock(stale, blocking=False) as free:
+            if free:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _recover_locked(path: Path) -> None:
+    """A save killed between its two renames leaves only `.NAME.old`: put it back (caller holds the parent lock)."""
+    old = _old(path)
+    if not path.exists() and not path.is_symlink() and old.is_dir() and is_run_directory(old):
+        os.replace(old, path)
+        fsync_dir(path.parent)
 
 
 def _recover(path: Path) -> None:
-    """A save killed between its two renames leaves only `.NAME.old`: put it back."""
-    old = path.parent / f".{path.name}.old"
-    if not path.exists() and old.is_dir():
-        os.replace(old, path)
+    """`_recover_locked` under the parent's lock, when there is anything to recover."""
+    if path.exists() or not _old(path).is_dir():
+        return
+    try:
+        with dir_lock(path.parent):
+            _recover_locked(path)
+    except OSError:
+        pass  # a read-only parent: nothing can be moved back; loading reports the run as missing
+
+
+def _read_tensors(file: Path, device: str) -> dict[str, torch.Tensor]:
+    try:
+        tensors = load_file(str(file), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise RunDirError(f"{file} is corrupt: {e}") from None
+    for name, t in tensors.items():
+        if t.dtype != torch.float32:
+            raise RunDirError(f"{file}: tensor {name!r} is {str(t.dtype).removeprefix('torch.')}, expected float32")
+        if not bool(torch.isfinite(t).all()):
+            raise RunDirError(f"{file}: tensor {name!r} holds NaN or infinity")
+    return tensors
+
+
+def _shapes(tensors: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in tensors.items()}
+
+
+def _read_table(file: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
+        raise RunDirError(f"{file} is corrupt: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def _check_history(file: Path, history: pd.DataFrame, n_instances: int) -> None:
+    if list(history.columns) != ["step", "instance", "loss"]:
+        raise RunDirError(f"{file} is corrupt: columns {list(history.columns)}, expected ['step', 'instance', 'loss']")
+    if history.empty:
+        raise RunDirError(f"{file} is corrupt: it holds no rows")
+    if not all(pd.api.types.is_numeric_dtype(history[c]) for c in history.columns):
+        raise RunDirError(f"{file} is corrupt: a column holds values that are not numbers")
+    steps, inst = history.step.to_numpy(), history.instance.to_numpy()
+    if not ((steps % 1 == 0).all() and (inst % 1 == 0).all() and (steps > 0).all()):
+        raise RunDirError(f"{file} is corrupt: steps and instances must be positive whole numbers")
+    if inst.min() < 0 or inst.max() >= n_instances:
+        raise RunDirError(f"{file} is corrupt: instances must lie in 0..{n_instances - 1}")
+    if len(history) != n_instances * history.step.nunique():
+        raise RunDirError(f"{file} is corrupt: expected {n_instances} rows per logged step")
+
+
+def _check_metrics(file: Path, metrics: pd.DataFrame, rows: int) -> None:
+    if "instance" not in metrics.columns or len(metrics) != rows:
+        raise RunDirError(f"{file} is corrupt: expected {rows} rows with an 'instance' column, got {len(metrics)} rows "
+                          f"and columns {list(metrics.columns)[:6]}")
+
+
+def _metrics_rows(config) -> tuple[int, int]:
+    """(instances, rows of metrics.csv) of a run config."""
+    if isinstance(config, RunConfig):
+        return config.data.n_instances, config.data.n_instances * config.data.n_features
+    n = config.model.n_instances
+    return n, n
+
+
+def _check_truth(file: Path, truth: dict[str, torch.Tensor], config: SAERunConfig) -> None:
+    src = config.source
+    features = truth.get("true_features")
+    if features is None or features.ndim != 3 or features.shape[0] != 1 or features.shape[2] != src.d_in:
+        raise RunDirError(f"{file}: true_features must be [1, n_true, {src.d_in}], got "
+                          f"{None if features is None else tuple(features.shape)}")
+    if src.kind == "sphere" and features.shape[1] != src.n_features:
+        raise RunDirError(f"{file}: true_features holds {features.shape[1]} features, config.json says "
+                          f"{src.n_features}")
+    if src.kind == "toy":
+        expected = (1, src.toy.data.n_features, src.toy.model.n_hidden)
+        if "W" not in truth or tuple(truth["W"].shape) != expected:
+            raise RunDirError(f"{file}: W must be {list(expected)} for this toy source, got "
+                              f"{tuple(truth['W'].shape) if 'W' in truth else 'nothing'}")
+    extra = sorted(set(truth) - {"true_features", "W"})
+    if extra:
+        raise RunDirError(f"{file}: unexpected tensor {extra[0]!r}")
 
 
 def load_run(path: str | Path, device: str | None = None) -> Run:
-    """Load a run directory; raises RunDirError naming what is missing or corrupt."""
+    """Load a run directory; raises RunDirError naming what is missing or corrupt.
+
+    `device` places the model ("cpu", "cuda"); by default the device the run was trained on, or the CPU when that
+    was a GPU this machine does not have."""
     path = Path(path)
     _recover(path)
     if not path.is_dir():
         raise RunDirError(f"run directory not found: {path}")
+    with dir_lock(path.parent, shared=True):  # no writer swaps this directory while we read it
+        return _load(path, device)
+
+
+def _load(path: Path, device: str | None) -> Run:
     for name in FILES[:3]:
         if not (path / name).is_file():
             raise RunDirError(f"{path} is not a complete run directory: {name} is missing")
@@ -138,34 +314,41 @@ def load_run(path: str | Path, device: str | None = None) -> Run:
         raw = json.loads((path / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RunDirError(f"{path / 'config.json'} is corrupt: {e}") from None
-    config = parse_run_config(raw)
+    except RecursionError:
+        raise RunDirError(f"{path / 'config.json'} is corrupt: nested too deeply") from None
+    except OSError as e:
+        raise RunDirError(f"cannot read {path / 'config.json'}: {e.strerror or e}") from None
+    try:
+        config = parse_run_config(raw)
+    except ConfigError as e:
+        raise RunDirError(f"{path / 'config.json'}: {e}") from None
+    if device is None and config.train.device.startswith("cuda") and not torch.cuda.is_available():
+        device = "cpu"  # a run trained on a GPU, read on a machine without one
     if device is not None:
         config = config.model_copy(update={"train": config.train.model_copy(update={"device": device})})
-    try:
-        tensors = load_file(str(path / "weights.safetensors"), device=config.train.device)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise RunDirError(f"{path / 'weights.safetensors'} is corrupt: {e}") from None
-    model = build_model(config)
-    expected = {k: tuple(v.shape) for k, v in model.weights().items()}
-    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    tensors = _read_tensors(path / "weights.safetensors", config.train.device)
+    # Shapes first, on the meta device (nothing allocated), so a config.json claiming huge sizes fails here.
+    meta = config.model_copy(update={"train": config.train.model_copy(update={"device": "meta"})})
+    expected, got = _shapes(build_model(meta).weights()), _shapes(tensors)
     if expected != got:
         raise RunDirError(f"{path / 'weights.safetensors'} does not match config.json: expected {expected}, got {got}")
+    model = build_model(config)
     with torch.no_grad():
         for name, value in tensors.items():
             getattr(model, name).copy_(value)
     truth = None
     if (path / "truth.safetensors").is_file():
-        try:
-            truth = load_file(str(path / "truth.safetensors"), device=config.train.device)
-        except (SafetensorError, OSError, ValueError) as e:
-            raise RunDirError(f"{path / 'truth.safetensors'} is corrupt: {e}") from None
+        if not isinstance(config, SAERunConfig):
+            raise RunDirError(f"{path / 'truth.safetensors'}: only sparse-autoencoder runs have a truth file")
+        truth = _read_tensors(path / "truth.safetensors", config.train.device)
+        _check_truth(path / "truth.safetensors", truth, config)
     elif isinstance(config, SAERunConfig):
         raise RunDirError(f"{path} is not a complete SAE run directory: truth.safetensors is missing")
-    try:
-        history = pd.read_csv(path / "history.csv")
-        metrics = pd.read_csv(path / "metrics.csv") if (path / "metrics.csv").is_file() else None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise RunDirError(f"a table in {path} is corrupt: {e}") from None
-    if list(history.columns) != ["step", "instance", "loss"]:
-        raise RunDirError(f"{path / 'history.csv'} is corrupt: columns {list(history.columns)}")
+    n_instances, metric_rows = _metrics_rows(config)
+    history = _read_table(path / "history.csv")
+    _check_history(path / "history.csv", history, n_instances)
+    metrics = None
+    if (path / "metrics.csv").is_file():
+        metrics = _read_table(path / "metrics.csv")
+        _check_metrics(path / "metrics.csv", metrics, metric_rows)
     return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth)

@@ -72,7 +72,8 @@ def cached_run(config: AnyConfig, directory: Path, *, progress: bool, descriptio
                 return reanalyzed(run), True
         except SuperpositionError:
             pass  # corrupt or stale: train it again, replacing it atomically
-    return train_run(config, directory, progress=progress, description=description), False
+    # A stale or corrupt cached run is one of ours (named by its config hash): replace it.
+    return train_run(config, directory, overwrite=True, progress=progress, description=description), False
 
 
 def run_experiment(

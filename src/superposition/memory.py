@@ -1,0 +1,100 @@
+"""How much memory a run needs, checked before anything is allocated.
+
+A size typed by mistake (`--n-hidden 1000000000`, `--p 100001`) should be refused with the memory it would need,
+not end in an allocation failure after minutes, or in the machine swapping. The estimate counts float32 tensors:
+the parameters with their gradient and Adam's two moments, one batch with the few activations of its size the
+forward and backward passes keep, and the data a family holds in memory (all modular-addition pairs, the SAE's true
+features). It is rough, within a small factor; it is meant to catch sizes that are off by orders of magnitude.
+
+>>> from superposition import make_config
+>>> estimate_bytes(make_config()) < 2**20    # the default toy run: under a megabyte
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .config import ModAddRunConfig, RunConfig, SAERunConfig
+from .errors import ConfigError
+
+FLOAT = 4
+# A parameter lives with its gradient and Adam's first and second moments.
+PER_PARAMETER = 4 * FLOAT
+# Tensors of a batch's size alive at once in a training step (inputs, targets, outputs, residuals, gradients).
+ACTIVATIONS = 8
+
+
+def _toy(config: RunConfig) -> tuple[int, int]:
+    d, m = config.data, config.model
+    n, h, k = d.n_features, m.n_hidden, d.n_instances
+    weights = n * h * (1 if m.kind in ("linear", "relu", "neuron") and m.tied else 2) + n
+    batch = config.train.batch_size * (n + h)
+    return k * weights, k * batch * ACTIVATIONS
+
+
+def _modadd(config: ModAddRunConfig) -> tuple[int, int]:
+    p, m, k = config.data.p, config.model, config.model.n_instances
+    weights = p * m.d_embed + 2 * m.n_hidden * 2 * m.d_embed + p * m.n_hidden + 2 * m.n_hidden + p
+    # Full batch over every pair: [instances, pairs, p] logits and their softmax and gradient, plus the pairs' indices.
+    pairs = p * p
+    return k * weights, k * pairs * (p + m.n_hidden + 2 * m.d_embed) * 3 + pairs * 3 * 2
+
+
+def _sae(config: SAERunConfig) -> tuple[int, int]:
+    src, m, k = config.source, config.model, config.model.n_instances
+    d_in = src.d_in
+    weights = d_in * m.d_sae * (1 if m.tied else 2) + m.d_sae + d_in
+    n_true = src.n_features if src.kind == "sphere" else src.toy.data.n_features
+    batch = config.train.batch_size * (m.d_sae + d_in + n_true)
+    return k * weights, k * batch * ACTIVATIONS + n_true * d_in
+
+
+def estimate_bytes(config: Any) -> int:
+    """Bytes a training run of `config` needs at its peak, roughly (see the module's docstring)."""
+    if isinstance(config, ModAddRunConfig):
+        weights, rest = _modadd(config)
+    elif isinstance(config, SAERunConfig):
+        weights, rest = _sae(config)
+    else:
+        weights, rest = _toy(config)
+    return weights * PER_PARAMETER + rest * FLOAT
+
+
+def available_bytes(device: str = "cpu") -> int | None:
+    """Memory free for a new run on `device`: MemAvailable on Linux, free GPU memory on CUDA; None when unknown."""
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            free, _ = torch.cuda.mem_get_info(torch.device(device))
+            return int(free)
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**28 else f"{n / 2**20:.3g} MiB"
+
+
+def check_memory(config: Any, available: int | None = None) -> int:
+    """Refuse (ConfigError) a run that would need more memory than its device has free; returns the estimate."""
+    need = estimate_bytes(config)
+    have = available_bytes(config.train.device) if available is None else available
+    if have is not None and need > have:
+        raise ConfigError(
+            f"this run would need about {_gib(need)} of memory (weights, optimizer state and one batch) and "
+            f"{config.train.device} has {_gib(have)} free; reduce the sizes"
+        )
+    return need
