@@ -1,7 +1,9 @@
 """The toy-autoencoder experiments of Toy Models of Superposition: first look, intro figure, sparsity sweeps.
 
-Where the paper shows one model per setting, we train several instances (each its own initialisation) and ask
-that most of them agree: a single seed can settle in a local minimum, as the paper itself notes.
+Where the paper shows one model per setting, we train several instances (each its own initialisation): a single
+seed can settle in a local minimum, as the paper itself notes. The first look asks that most of them agree; the
+intro figure reads the fit with the lowest loss at each density, as the paper does for its two-dimensional models
+("fitting each model multiple times and taking the solution with the lowest loss").
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ def toy(
 
 def n_represented(W: torch.Tensor) -> torch.Tensor:
     return represented(W).sum(-1)
+
+
+LATE_SHARE = 0.1  # the last tenth of training: about a million samples per instance at batch 1024 and 10k steps
+
+
+def late_loss(run: Run, share: float = LATE_SHARE) -> list[float]:
+    """Per-instance training loss averaged over the last `share` of the logged steps: the "loss" by which the
+    paper picks the best of several fits (a single logging window is too noisy to rank seeds at high sparsity)."""
+    h = run.history
+    late = h[h.step >= h.step.max() * (1 - share)]
+    return late.groupby("instance").loss.mean().sort_index().tolist()
 
 
 # ---------------------------------------------------------------------------------------------- 1. first look
@@ -166,28 +179,67 @@ INTRO_PAIRS = ClaimSpec(
     "intro.antipodal-pairs",
     "Between the dense and the sparse regime, the model stores four features as two antipodal pairs.", PAPER)
 MIN_RHO = 0.8
+INTRO_DENSITY = [float(20 ** (-k / 9)) for k in range(10)]  # the notebook's 20^-linspace(0, 1, 10)
+# Fits per density. The paper, on m = 2 models: "Getting clean results required fitting each model multiple times
+# and taking the solution with the lowest loss" (investigations/toy_intro_seeds.py).
+INTRO_FITS = 6
 
 
-def intro_configs(quick: bool) -> dict[str, RunConfig]:
-    probs = [float(20 ** (-k / 9)) for k in range(10)]
-    return {"relu": toy("relu", 5, 2, probs, quick, importance_decay=0.9)}
+def intro_configs(quick: bool, fits: int = INTRO_FITS) -> dict[str, RunConfig]:
+    return {"relu": toy("relu", 5, 2, [p for p in INTRO_DENSITY for _ in range(fits)], quick, importance_decay=0.9)}
+
+
+def fits_by_setting(run: Run) -> list[list[int]]:
+    """Instances grouped by their feature probabilities (each group: the fits of one setting), in first-seen order."""
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for k, row in enumerate(run.config.data.probability().tolist()):
+        groups.setdefault(tuple(row), []).append(k)
+    return list(groups.values())
+
+
+def lowest_loss_fits(run: Run) -> list[int]:
+    """The instance with the lowest late training loss in each setting (the paper's best of several fits)."""
+    loss = late_loss(run)
+    return [min(group, key=lambda k: loss[k]) for group in fits_by_setting(run)]
+
+
+def _densest_first(run: Run, instances: list[int]) -> list[int]:
+    p = run.config.data.probability()[:, 0]
+    return sorted(instances, key=lambda k: -float(p[k]))
+
+
+def _intro_counts(run: Run, instances: list[int]) -> tuple[list[int], float, bool]:
+    """Represented counts of one instance per density from dense to sparse, their tie-aware Spearman rho with
+    1/(1-S), and whether the claim's three conditions hold for them."""
+    chosen = _densest_first(run, instances)
+    counts = n_represented(run.W[chosen]).tolist()
+    rho = spearman([1 / float(run.config.data.probability()[k, 0]) for k in chosen], counts)
+    return counts, rho, counts[0] == 2 and counts[-1] == 5 and rho >= MIN_RHO
 
 
 def intro_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     run = runs["relu"]
-    figures = [plots.features_2d(run), plots.wtw_and_norms(run)]
-    probs = run.config.data.probability()[:, 0].numpy()
-    order = probs.argsort()[::-1]  # densest first
-    counts = n_represented(run.W).numpy()[order]
-    shapes = [" + ".join(s.kind for s in inst if s.kind != "not represented") for inst in classify(run.W)]
-    rho = spearman((1 / probs[order]).tolist(), counts.tolist())
+    groups = fits_by_setting(run)
+    fits = len(groups[0])
+    chosen = _densest_first(run, lowest_loss_fits(run))
+    figures = [plots.features_2d(run, chosen), plots.wtw_and_norms(run, chosen)]
+    counts, rho, _ = _intro_counts(run, chosen)
+    shapes = {k: " + ".join(s.kind for s in inst if s.kind != "not represented")
+              for k, inst in zip(chosen, classify(run.W[chosen]))}
+    # The sweep of the f-th fit at every density: what a single fit per density (the notebook's way) would show.
+    single = [_intro_counts(run, [g[f] for g in groups])[2] for f in range(fits)] if fits > 1 else []
     claims = [INTRO_MORE(
-        [check("represented at the densest instance", int(counts[0]), "==", 2),
-         check("represented at the sparsest instance", int(counts[-1]), "==", 5),
+        [check("represented at the densest instance", counts[0], "==", 2),
+         check("represented at the sparsest instance", counts[-1], "==", 5),
          check("Spearman rank correlation (ties averaged) of 1/(1-S) with the count", rho, ">=", MIN_RHO)],
-        f"counts from dense to sparse: {counts.tolist()}; Spearman rho = {fmt(rho)}",
+        f"counts from dense to sparse (lowest-loss fit of {fits} per density): {counts}; Spearman rho = {fmt(rho)}",
+        note=(f"Read, as the paper does for m = 2 models, from the lowest-loss of {fits} fits per density "
+              "(investigations/toy_intro_seeds.py). Taken alone, the sweep of the i-th fit at every density meets "
+              f"all three conditions for {sum(single)} of {fits} fits. The report's earlier single fit per density "
+              "(the original notebook's setting) gave counts [2, 2, 3, 4, 3, 5, 5, 4, 4, 5], rho = 0.788 with ties "
+              "averaged, and did not." if single else ""),
     )]
-    sparsest = int(order[-1])
+    sparsest = chosen[-1]
     pent = [s for s in classify(run.W[sparsest:sparsest + 1])[0] if s.kind == "pentagon"]
     D = dimensionality(run.W[sparsest:sparsest + 1])[0]
     worst = float((D - 0.4).abs().max())
@@ -196,11 +248,11 @@ def intro_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
          within("every D_i", 0.4 + worst, 0.4, 0.05, shown="2/5")],
         f"structure: {shapes[sparsest] or 'none'}; D_i = {', '.join(fmt(d, 2) for d in D.tolist())}",
     ))
-    antipodal = [k for k, s in enumerate(shapes) if s.count("antipodal pair") == 2]
+    antipodal = [k for k in chosen if shapes[k].count("antipodal pair") == 2]
     claims.append(INTRO_PAIRS(
         [check("instances with two antipodal pairs (D = 1/2)", len(antipodal), ">=", 1)],
-        f"{len(antipodal)} instance(s) with two antipodal pairs, at 1-S = "
-        + (", ".join(fmt(float(probs[k]), 2) for k in antipodal) or "none"),
+        f"{len(antipodal)} lowest-loss fit(s) with two antipodal pairs, at 1-S = "
+        + (", ".join(fmt(float(run.config.data.probability()[k, 0]), 2) for k in antipodal) or "none"),
     ))
     return Findings(figures, claims, quick_note(quick))
 
@@ -210,7 +262,10 @@ INTRO = Experiment(
     title="The intro figure: ten sparsities from 1 - S = 1 to 0.05",
     explanation="""The paper's opening figure: the same five features (I_i = 0.9^i) in two dimensions, trained at ten
 densities 1 - S = 20^(-k/9). Dense features get dedicated dimensions; as sparsity grows the model first adds
-antipodal pairs, then packs all five features into a pentagon, paying with interference it cuts off with its bias.""",
+antipodal pairs, then packs all five features into a pentagon, paying with interference it cuts off with its bias.
+
+Models with a two-dimensional hidden space often settle in a worse arrangement, so, as the paper does for them, each
+density is fitted six times and the figures and claims read the fit with the lowest loss.""",
     configs=intro_configs,
     analyze=intro_analyze,
     claims=(INTRO_MORE, INTRO_PENTAGON, INTRO_PAIRS),
@@ -234,6 +289,16 @@ SWEEP_ORTHOGONAL = ClaimSpec(
     "important features superpose.", PAPER)
 OWN_DIMENSION = 0.1  # superposition below this: a feature has a dimension of its own
 SHARED = 0.3  # mean superposition above this: the other represented features share theirs
+ORTHOGONAL_READING = (
+    "Reading (c), a real disagreement with the claim as we quantified it from the paper's figure (the paper gives n, "
+    "m and the importance; the optimisation is the original notebook's: AdamW, lr 1e-3, batch 1024, 10,000 steps). "
+    "In that setting with 8 fits per density (investigations/toy_sweep_orthogonal.py), 7 of 8 fits keep features 0 "
+    "and 1 (and 2) in dimensions of their own at 1-S = 0.3, the lowest-loss fit among them. At 0.1 only 2 of 8 keep "
+    "both, and the lowest-loss fit keeps feature 0 alone (loss 3.82e-4, against 4.11e-4 for the fits that keep "
+    "both). At 0.03 no fit keeps any feature alone. 30,000 steps change nothing (at 0.1 the lowest-loss of 4 fits "
+    "again keeps only feature 0; at 0.03 none), and reading the lowest-loss of several fits, as the intro figure "
+    "does, would not reproduce the claim either. The order the paper describes holds: superposition starts with the "
+    "less important features and reaches feature 0 last, but over a narrower range of sparsity than 0.3 to 0.03.")
 
 
 def sweep_configs(quick: bool) -> dict[str, RunConfig]:
@@ -276,12 +341,12 @@ def sweep_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         others_mean.append(mean_other)
         own = ((sup[k] < OWN_DIMENSION) & rep[k]).nonzero().flatten().tolist()
         dedicated.append(f"{fmt(p)}: {own or 'none'}")
-    claims.append(SWEEP_ORTHOGONAL(
-        [check("superposition of features 0 and 1 at 1-S = 0.3, 0.1, 0.03", max(tops), "<", OWN_DIMENSION),
-         check("mean superposition of the other represented features there", float(np.min(others_mean)), ">", SHARED)],
-        "; ".join(rows),
-        note="Features with a dimension of their own (superposition < 0.1) at 1-S = " + "; ".join(dedicated) + ".",
-    ))
+    checks = [check("superposition of features 0 and 1 at 1-S = 0.3, 0.1, 0.03", max(tops), "<", OWN_DIMENSION),
+              check("mean superposition of the other represented features there", float(np.min(others_mean)), ">",
+                    SHARED)]
+    own_text = "Features with a dimension of their own (superposition < 0.1) at 1-S = " + "; ".join(dedicated) + "."
+    reading = "" if all(c.holds for c in checks) else " " + ORTHOGONAL_READING
+    claims.append(SWEEP_ORTHOGONAL(checks, "; ".join(rows), note=own_text + reading))
     return Findings(figures, claims, quick_note(quick))
 
 
@@ -290,8 +355,9 @@ SWEEP = Experiment(
     title="Sparsity sweeps: n = 20 in m = 5, and n = 100 in m = 20",
     explanation="""The paper's W^T W figure: each column is one density (1 - S = 1, 0.3, 0.1, 0.03, 0.01). The heatmap shows
 W^T W (off-diagonal entries are interference); the bars show each feature's norm, coloured by how much it
-superposes with others (dark: a dimension of its own; yellow: shared). The n = 20 model has importance 0.7^i; the
-n = 100 model has importance falling from 1 to 0.01 as 100^(-i/99).""",
+superposes with others (dark: a dimension of its own; yellow: shared). The n = 20 model has importance 0.7^i, as in
+the paper; the n = 100 model has the original notebook's importance, falling from 1 to 0.01 as 100^(-i/99) (the
+notebook trains it at twenty densities from 1 to 0.05; here it shares the n = 20 model's five).""",
     configs=sweep_configs,
     analyze=sweep_analyze,
     claims=(*SWEEP_MORE.values(), SWEEP_TOP_M, SWEEP_ORTHOGONAL),
