@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pandas as pd
@@ -12,8 +13,10 @@ from superposition.analysis.dictionary import (
     l0,
     matched_score,
     matching,
+    mcc,
     mmcs,
     shrinkage,
+    uniqueness,
 )
 from superposition.config import DataConfig, TrainConfig, validate
 from superposition.data import FeatureData
@@ -59,6 +62,41 @@ def test_recovery_scores_of_hand_made_dictionaries():
     assert matched_score(torch.tensor([[[0.0, 2.0, 0.0]]]), true).item() == pytest.approx(1 / 3)
     # The sign matters: an antipodal latent is the worst possible.
     assert mmcs(-true[:, :1], true[:, :1]).item() == pytest.approx(-1.0)
+
+
+def test_saelens_mcc_and_uniqueness_by_hand():
+    true = torch.eye(3)[None]
+    s = 2**-0.5
+    # Antipodal latents: |cos| calls them perfect; the signed one-to-one score prefers orthogonal pairs (0).
+    assert mcc(-true, true).item() == pytest.approx(1.0)
+    assert matched_score(-true, true).item() == pytest.approx(0.0)
+    # e0 twice and a latent between e1 and e2. |cos| (features x latents) = [[1, 1, 0], [0, 0, s], [0, 0, s]]: the
+    # best pairing takes 1 + s + 0. Each latent's best feature: e0, e0, e1 (a tie, the first wins): 2 of 3 distinct.
+    learned = torch.tensor([[[1.0, 0, 0], [1.0, 0, 0], [0, s, s]]])
+    assert mcc(learned, true).item() == pytest.approx((1 + s) / 3, abs=1e-6)
+    assert uniqueness(learned, true).item() == pytest.approx(2 / 3)
+    # One latent for three features: SAELens averages over the one matched pair, we count the other two as 0.
+    one = torch.tensor([[[0.0, -3.0, 4.0]]])  # cos -0.6 with e1, 0.8 with e2
+    assert mcc(one, true).item() == pytest.approx(0.8)
+    assert matched_score(one, true).item() == pytest.approx(0.8 / 3)
+    assert uniqueness(one, true).item() == 1.0
+    # Twice as many latents as features: each feature found twice gives mcc 1 but uniqueness only 1/2.
+    assert mcc(torch.cat([true, -true], dim=1), true).item() == pytest.approx(1.0)
+    assert uniqueness(torch.cat([true, 2 * true], dim=1), true).item() == 0.5
+    # Instances are scored apart, against a broadcast truth.
+    assert mcc(torch.cat([true, -true]), true).tolist() == pytest.approx([1.0, 1.0])
+    assert uniqueness(torch.cat([true, learned]), true).tolist() == pytest.approx([1.0, 2 / 3])
+
+
+def test_mcc_is_the_best_one_to_one_pairing():
+    # Against every injective pairing of 3 features into 4 latents, enumerated (no Hungarian algorithm).
+    learned = torch.randn(1, 4, 5, generator=gen(0))
+    true = torch.randn(1, 3, 5, generator=gen(1))
+    cos = torch.nn.functional.normalize(true[0], dim=-1) @ torch.nn.functional.normalize(learned[0], dim=-1).T
+    best = max(sum(cos[i, j].abs() for i, j in enumerate(p)) for p in itertools.permutations(range(4), 3))
+    assert mcc(learned, true).item() == pytest.approx(best.item() / 3, abs=1e-6)
+    signed = max(sum(cos[i, j] for i, j in enumerate(p)) for p in itertools.permutations(range(4), 3))
+    assert matched_score(learned, true).item() == pytest.approx(signed.item() / 3, abs=1e-6)
 
 
 def test_random_dictionary_scores_low_and_true_one_broadcasts():
@@ -339,10 +377,12 @@ def test_evaluate_table():
     table = evaluate(sae, data, 1000)
     assert isinstance(table, pd.DataFrame) and len(table) == 3
     assert list(table.columns) == [
-        "instance", "l0", "explained_variance", "mse", "shrinkage", "dead_fraction", "mmcs", "matched_score",
+        "instance", "l0", "explained_variance", "mse", "shrinkage", "dead_fraction", "mmcs", "matched_score", "mcc",
+        "uniqueness",
     ]
     row = table.iloc[0]
     assert row.mmcs == pytest.approx(1.0) and row.matched_score == pytest.approx(1.0)
+    assert row.mcc == pytest.approx(1.0) and row.uniqueness == 1.0
     assert row.explained_variance == pytest.approx(1.0, abs=1e-3)
     assert row.l0 == pytest.approx(1.0, rel=0.1)
     assert (table.mmcs[1:] < 0.9).all()

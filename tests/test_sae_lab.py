@@ -12,7 +12,7 @@ from superposition.cli import app
 from superposition.config import SAERunConfig, make_config, parse_run_config, validate
 from superposition.errors import ConfigError
 from superposition.lab import train_run
-from superposition.plots.dictionary import decoder_directions, recovery_heatmap
+from superposition.plots.dictionary import CURVES, decoder_directions, recovery_curves, recovery_heatmap
 from superposition.runs import load_run
 
 runner = CliRunner()
@@ -123,3 +123,6 @@ def test_figures_draw_the_dictionary_and_the_sweep(tmp_path):
     assert "L1 = 0.3" in " ".join(a.text for a in fig.layout.annotations)
     heat = recovery_heatmap(run.metrics, title="t")
     assert heat.data[0].z.shape == (2, 1)
+    curves = recovery_curves(run.metrics, title="t", n_true=5)  # a panel per recovery measure, a line per L1
+    assert [a.text for a in curves.layout.annotations] == [name for _, name in CURVES]
+    assert len(curves.data) == 2 * len(CURVES)

@@ -554,7 +554,8 @@ def sae_analyze(
     columns = [("instance", "instance", "{}"), ("l1", "l1", "{:g}"), ("L0", "l0", "{:.3g}"),
                ("explained var.", "explained_variance", "{:.4f}"), ("shrinkage", "shrinkage", "{:.3f}"),
                ("dead (eval)", "dead_fraction", "{:.1%}"), ("dead (training)", "dead_in_training", "{}"),
-               ("MMCS", "mmcs", "{:.4f}"), ("matched", "matched_score", "{:.4f}")]
+               ("MMCS", "mmcs", "{:.4f}"), ("matched", "matched_score", "{:.4f}"), ("mcc", "mcc", "{:.4f}"),
+               ("uniqueness", "uniqueness", "{:.3f}")]
     _print_rows(title, rows, columns)
 
 

@@ -5,7 +5,11 @@
   (reconstruction; L1 penalties pull the reconstruction's norm below the input's);
 - dead latents: latents that never fire over a sample;
 - recovery of known features: the mean max cosine similarity (MMCS) of Sharkey, Braun & Millidge (2022), and a
-  one-to-one version by Hungarian matching, which a dictionary of duplicated latents cannot inflate.
+  one-to-one version by Hungarian matching (`matched_score`, signed cosines), which a dictionary of duplicated
+  latents cannot inflate;
+- SAELens' synthetic-data evaluation (`sae_lens.synthetic.eval_sae_on_synthetic_data`), under its names: `mcc`, the
+  mean correlation coefficient (Hungarian matching on |cos|, after O'Neill et al.), and `uniqueness`, the share of
+  latents whose best-matching true feature differs from every other latent's.
 
 Shapes: inputs and reconstructions `[n_instances, batch, d]`, latents `[n_instances, batch, d_sae]`, dictionaries
 `[n_instances, d_sae, d]` (one direction per row); a leading 1 broadcasts to every instance. Every measure returns
@@ -14,6 +18,8 @@ one value per instance.
 >>> true = torch.eye(3)[None]                      # three features along the axes of R^3
 >>> mmcs(true[:, [2, 0, 1]], true), matched_score(true[:, [2, 0, 1]], true)
 (tensor([1.]), tensor([1.]))
+>>> matched_score(-true, true), mcc(-true, true)   # antipodal latents: worse than orthogonal ones, or perfect
+(tensor([0.]), tensor([1.]))
 """
 
 from __future__ import annotations
@@ -117,12 +123,25 @@ def matching(learned: Float[Tensor, "inst d_sae d"], true: Float[Tensor, "inst n
     >>> matching(torch.tensor([[[0., 1.], [1., 0.], [1., 1.]]]), torch.tensor([[[1., 0.], [0., 1.]]]))
     tensor([[1, 0]])
     """
-    cos = dictionary_cosines(learned, true).detach().cpu().double().numpy()
-    out = np.full(cos.shape[:2], -1, dtype=np.int64)
-    for i, c in enumerate(cos):
+    return _assign(dictionary_cosines(learned, true))
+
+
+def _assign(score: Float[Tensor, "inst n_true d_sae"]) -> Tensor:
+    """Per instance, the one-to-one assignment of latents to true features that maximises the summed `score`
+    (Hungarian algorithm, scipy), as `[inst, n_true]` latent indices, -1 where a feature is left unmatched."""
+    values = score.detach().cpu().double().numpy()
+    out = np.full(values.shape[:2], -1, dtype=np.int64)
+    for i, c in enumerate(values):
         rows, cols = linear_sum_assignment(c, maximize=True)
         out[i, rows] = cols
-    return torch.from_numpy(out)
+    return torch.from_numpy(out).to(score.device)
+
+
+def _matched(score: Float[Tensor, "inst n_true d_sae"]) -> tuple[Tensor, Tensor]:
+    """The score of each true feature's assigned latent (0 where unmatched), and which features were matched."""
+    idx = _assign(score)
+    picked = score.gather(-1, idx.clamp_min(0)[..., None])[..., 0]
+    return torch.where(idx >= 0, picked, 0.0), idx >= 0
 
 
 def matched_score(
@@ -139,10 +158,40 @@ def matched_score(
     >>> matched_score(torch.tensor([[[1., 0.1, 0.]]]), true)   # one latent for three features: two count 0
     tensor([0.3317])
     """
-    cos = dictionary_cosines(learned, true)
-    idx = matching(learned, true).to(cos.device)
-    picked = cos.gather(-1, idx.clamp_min(0)[..., None])[..., 0]
-    return torch.where(idx >= 0, picked, 0.0).mean(dim=-1)
+    picked, _ = _matched(dictionary_cosines(learned, true))
+    return picked.mean(dim=-1)
+
+
+def mcc(learned: Float[Tensor, "inst d_sae d"], true: Float[Tensor, "inst n_true d"]) -> Float[Tensor, "inst"]:
+    """SAELens' mean correlation coefficient, MCC (`sae_lens.synthetic.mean_correlation_coefficient`, reported as
+    `mcc` by `eval_sae_on_synthetic_data`; after O'Neill et al.): latents and true features paired one-to-one by the
+    Hungarian algorithm on the absolute cosines, the matched |cos| averaged over the min(d_sae, n_true) pairs.
+
+    It differs from `matched_score` twice: the sign is dropped (a latent pointing against a feature counts as
+    recovering it), and with fewer latents than features only the matched pairs are averaged (`matched_score`
+    counts each unmatched feature 0).
+
+    >>> true, learned = torch.eye(3)[None], torch.tensor([[[-1., 0., 0.], [0., 0.8, 0.6]]])
+    >>> mcc(learned, true), matched_score(learned, true)     # (1 + .8) / 2 pairs; (.8 + 0 + 0) / 3 features
+    (tensor([0.9000]), tensor([0.2667]))
+    """
+    picked, matched = _matched(dictionary_cosines(learned, true).abs())
+    return picked.sum(dim=-1) / matched.sum(dim=-1)
+
+
+def uniqueness(learned: Float[Tensor, "inst d_sae d"], true: Float[Tensor, "inst n_true d"]) -> Float[Tensor, "inst"]:
+    """SAELens' uniqueness score (`sae_lens.synthetic.feature_uniqueness`, reported as `uniqueness` by
+    `eval_sae_on_synthetic_data`): each latent picks the true feature of largest |cos| (the first on ties), and the
+    number of distinct features picked is divided by d_sae. 1 when no two latents pick the same feature; never above
+    n_true / d_sae, so a dictionary larger than the truth cannot reach 1.
+
+    >>> uniqueness(torch.tensor([[[1., 0., 0.], [0.9, 0.1, 0.], [0., -0.8, 0.6]]]), torch.eye(3)[None])  # e0, e0, e1
+    tensor([0.6667])
+    """
+    cos = dictionary_cosines(learned, true).abs()
+    best = cos.argmax(dim=-2)  # [inst, d_sae]: the feature each latent picks
+    picked = torch.zeros(cos.shape[:2], device=cos.device).scatter_(-1, best, 1.0)
+    return picked.sum(dim=-1) / cos.shape[-1]
 
 
 @torch.no_grad()
@@ -158,7 +207,8 @@ def evaluate(
     """A table with one row per instance of an SAE (anything with `encode`, `decode`, `decoder`) over `n_samples`
     inputs from `data` (drawn from a generator seeded with `seed`): `l0`, `explained_variance`, `mse` (mean over
     samples of ||x - x_hat||^2), `shrinkage`, `dead_fraction`, and, against `true_features` (default: the data's
-    `true_features`, if it has them), `mmcs` and `matched_score`.
+    `true_features`, if it has them), `mmcs`, `matched_score` (signed) and SAELens' `mcc` (|cos|) and
+    `uniqueness`.
     """
     generator = torch.Generator(device=sae.decoder.device).manual_seed(seed)
     xs, fs, x_hats = [], [], []
@@ -181,4 +231,6 @@ def evaluate(
     if true is not None:
         table["mmcs"] = mmcs(sae.decoder, true)
         table["matched_score"] = matched_score(sae.decoder, true)
+        table["mcc"] = mcc(sae.decoder, true)
+        table["uniqueness"] = uniqueness(sae.decoder, true)
     return pd.DataFrame({k: v if isinstance(v, list) else v.cpu().tolist() for k, v in table.items()})

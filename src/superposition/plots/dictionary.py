@@ -93,24 +93,37 @@ def recovery_heatmap(table: pd.DataFrame, *, title: str, value: str = "mmcs") ->
     return fig
 
 
+# The panels of `recovery_curves`: a metric column of `analysis.dictionary.evaluate` and its panel title.
+CURVES = (
+    ("mmcs", "mean max cosine"),
+    ("matched_score", "matched score (signed cos, one-to-one)"),
+    ("mcc", "SAELens mcc (|cos|, one-to-one)"),
+    ("uniqueness", "SAELens uniqueness"),
+    ("dead_fraction", "dead latents (share, on held-out samples)"),
+)
+
+
 def recovery_curves(table: pd.DataFrame, *, title: str, n_true: int | None = None) -> go.Figure:
-    """Mean max cosine, matched score and share of dead latents against dictionary size, one line per L1."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["mean max cosine", "one-to-one matched score",
-                                                        "dead latents (share, on held-out samples)"])
+    """Recovery scores (mean max cosine, matched score, SAELens' mcc and uniqueness) and the share of dead latents
+    against dictionary size, one line per L1; a panel for each of those columns the table has."""
+    panels = [(metric, name) for metric, name in CURVES if metric in table]
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[name for _, name in panels], vertical_spacing=0.18)
     l1s = sorted(table.l1.unique())
     for i, l1 in enumerate(l1s):
-        rows = table[table.l1 == l1].sort_values("d_sae")
+        rows_l1 = table[table.l1 == l1].sort_values("d_sae")
         colour = _colour("Viridis", i, 0, len(l1s) - 1)
-        for col, metric in enumerate(("mmcs", "matched_score", "dead_fraction"), start=1):
-            fig.add_trace(go.Scatter(x=rows.d_sae, y=rows[metric], mode="lines+markers", name=f"L1 = {l1:g}",
-                                     line=dict(color=colour), showlegend=col == 1, legendgroup=str(l1),
+        for j, (metric, _) in enumerate(panels):
+            r, c = _cell(j, cols)
+            fig.add_trace(go.Scatter(x=rows_l1.d_sae, y=rows_l1[metric], mode="lines+markers", name=f"L1 = {l1:g}",
+                                     line=dict(color=colour), showlegend=j == 0, legendgroup=str(l1),
                                      hovertemplate=f"L1 {l1:g}<br>d_sae %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>"),
-                          row=1, col=col)
-            fig.update_xaxes(type="log", title="d_sae", row=1, col=col)
-    if n_true is not None:
-        for col in (1, 2, 3):
-            fig.add_vline(x=n_true, line_dash="dot", line_color="#8c8c8c", row=1, col=col)
-    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=1000, height=420)
+                          row=r, col=c)
+            fig.update_xaxes(type="log", title="d_sae", row=r, col=c)
+            if n_true is not None:
+                fig.add_vline(x=n_true, line_dash="dot", line_color="#8c8c8c", row=r, col=c)
+    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=1000, height=380 * rows + 60)
     return fig
 
 
