@@ -103,6 +103,16 @@ def test_same_seed_same_init_and_xavier_scale():
     assert a.W1.std().item() == pytest.approx((2 / 100) ** 0.5, rel=0.05)
 
 
+def test_kaiming_uniform_start_has_arenas_scale():
+    # ARENA: kaiming_uniform_ on [inst, 40, 100] and [inst, 100, 40] tensors, fan_in 4,000 either way.
+    model = ComputationModel(100, 40, 2, generator=torch.Generator().manual_seed(0), init="kaiming_uniform")
+    bound = (6 / 4000) ** 0.5
+    for w in (model.W1, model.W2):
+        assert w.abs().max() <= bound and w.std().item() == pytest.approx(bound / 3**0.5, rel=0.05)
+    with pytest.raises(ConfigError, match="init"):
+        ComputationModel(4, 2, 1, init="orthogonal")
+
+
 def test_from_weights_round_trip():
     src = ComputationModel(4, 6, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -139,14 +139,23 @@ class ToyModelConfig(_Strict):
     - `abs`: h = ReLU(W1 x), y = ReLU(W2 h + b) (computation in superposition; untied by nature).
 
     `tied=False` learns a separate decoder for the autoencoders; `bias=False` drops b; `init` is xavier-normal (as in
-    the paper's code) or `zeros`. Given weights are passed from Python (`from_weights`), not through the config.
+    the paper's code), `zeros`, or, for `abs` only, `kaiming_uniform` (ARENA's start for the computation model:
+    torch's kaiming_uniform_ on the 3-D weight tensors). Given weights are passed from Python (`from_weights`), not
+    through the config.
     """
 
     kind: Literal["linear", "relu", "neuron", "abs"] = "relu"
     n_hidden: int = Field(2, gt=0)
     tied: bool = True
     bias: bool = True
-    init: Literal["xavier_normal", "zeros"] = "xavier_normal"
+    init: Literal["xavier_normal", "kaiming_uniform", "zeros"] = "xavier_normal"
+
+    @model_validator(mode="after")
+    def _check_init(self) -> "ToyModelConfig":
+        if self.init == "kaiming_uniform" and self.kind != "abs":
+            raise ValueError(f"init 'kaiming_uniform' is the abs model's start; kind {self.kind!r} takes "
+                             "'xavier_normal' or 'zeros'")
+        return self
 
 
 class TrainConfig(_Strict):

@@ -25,10 +25,11 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 # A weight vector lies along one basis direction when max|w| / ||w|| is at or above this: the largest entry carries
-# >= 96% of the squared weight, i.e. every other entry is below 0.2 of it. Used both ways: a neuron is monosemantic
-# when its input weights lie along one feature, and a feature aligns with a neuron when its hidden direction lies
-# along one neuron. Strict enough that the paper's asymmetric-superposition neuron (weights 2 and -1/2, ratio 0.97)
-# counts as polysemantic; two equal weights give 0.71.
+# >= 96% of the squared weight (a single other entry is then below 0.2 of it). One notion, read both ways, because
+# the paper's "dedicated neuron" is one picture of W: a neuron is monosemantic when its input weights lie along one
+# feature, and a feature aligns with a neuron when its hidden direction lies along one neuron. The value comes from
+# the paper's own example: the asymmetric-superposition neuron (weights 2 and -1/2, ratio 0.97) "stores" two
+# features, so a second weight a quarter of the first must count; two equal weights give 0.71.
 ALIGNED = 0.98
 # A neuron whose input weight norm is below this is dead: inputs are O(1), so its activation stays under 1% of a
 # feature's value (and exactly 0 for a neuron the optimiser has zeroed).

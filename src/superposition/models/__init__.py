@@ -30,7 +30,8 @@ def build_model(
     if m.kind in ("linear", "relu"):
         return ToyModel(m, n_features=d.n_features, n_instances=d.n_instances, generator=generator, device=device)
     cls = NeuronModel if m.kind == "neuron" else ComputationModel
-    model = cls(d.n_features, m.n_hidden, d.n_instances, generator=generator, device=device, bias=m.bias)
+    start = {"init": m.init} if m.kind == "abs" and m.init != "zeros" else {}
+    model = cls(d.n_features, m.n_hidden, d.n_instances, generator=generator, device=device, bias=m.bias, **start)
     if m.init == "zeros":
         with torch.no_grad():
             for p in model.parameters():

@@ -7,6 +7,11 @@ The hidden ReLU makes each neuron a natural unit to inspect: a neuron is monosem
 polysemantic when several do. `abs_construction` is the non-superposed solution of the computation task,
 |x| = ReLU(x) + ReLU(-x), with two neurons per feature.
 
+The paper gives no initialisation for the computation model; ARENA's exercise (the one source with code for it)
+starts W1 and W2 from torch's kaiming_uniform_ on its [inst, out, in] tensors, which `init="kaiming_uniform"`
+reproduces: weights five times smaller than the per-matrix xavier start, and it decides the solution found (see
+investigations/neurons_computation_source.py).
+
 Stored tensors (each with a leading instance dimension):
 - NeuronModel:      `W` `[n_instances, n_features, n_hidden]` (hidden = ReLU(x @ W[k])),
                     `b` `[n_instances, n_features]`.
@@ -23,6 +28,30 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from .toy import check_sizes, weighted_mse, xavier_normal
+
+
+INITS = ("xavier_normal", "kaiming_uniform")
+
+
+def kaiming_uniform(
+    shape: tuple[int, int, int], generator: torch.Generator | None, device: str | torch.device
+) -> Float[Tensor, "inst a b"]:
+    """torch's kaiming_uniform_ (a = 0, gain sqrt 2) applied to a whole [inst, a, b] tensor, as ARENA does: torch
+    takes the fan-in of a 3-D tensor as a x b, so weights are uniform within +-sqrt(6 / (a b)) for either
+    orientation of W1 or W2 (+-0.039 for n = 100, m = 40).
+
+    >>> w = kaiming_uniform((2, 100, 40), torch.Generator().manual_seed(0), "cpu")
+    >>> bool(w.abs().max() <= (6 / 4000) ** 0.5), round(float(w.std()), 4)
+    (True, 0.0223)
+    """
+    bound = (6.0 / (shape[1] * shape[2])) ** 0.5
+    return torch.empty(shape, device=device).uniform_(-bound, bound, generator=generator)
+
+
+def _init_weights(init: str, shape: tuple[int, int, int], generator, device) -> Tensor:
+    if init not in INITS:
+        raise ConfigError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    return (kaiming_uniform if init == "kaiming_uniform" else xavier_normal)(shape, generator, device)
 
 
 def _check_shape(name: str, t: Tensor | None, shape: tuple[int, ...], meaning: str) -> None:
@@ -122,6 +151,7 @@ class ComputationModel(nn.Module):
     """Two-layer ReLU network for computation in superposition: h = ReLU(W1 x), y = ReLU(W2 h + b).
 
     Trained with targets |x| (x uniform on [-1, 1) where active); the model itself fits whatever `batch.target` is.
+    `init` starts W1 and W2 from xavier-normal per matrix (the default) or from ARENA's `kaiming_uniform`.
 
     >>> model = ComputationModel(n_features=4, n_hidden=8, n_instances=2, generator=torch.Generator().manual_seed(0))
     >>> model(torch.rand(2, 16, 4) * 2 - 1).shape
@@ -136,12 +166,13 @@ class ComputationModel(nn.Module):
         generator: torch.Generator | None = None,
         device: str | torch.device = "cpu",
         bias: bool = True,
+        init: str = "xavier_normal",
     ):
         super().__init__()
         check_sizes(n_features, n_hidden, n_instances)
         self.n_features, self.n_hidden, self.n_instances = n_features, n_hidden, n_instances
-        self.W1 = nn.Parameter(xavier_normal((n_instances, n_features, n_hidden), generator, device))
-        self.W2 = nn.Parameter(xavier_normal((n_instances, n_hidden, n_features), generator, device))
+        self.W1 = nn.Parameter(_init_weights(init, (n_instances, n_features, n_hidden), generator, device))
+        self.W2 = nn.Parameter(_init_weights(init, (n_instances, n_hidden, n_features), generator, device))
         self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if bias else None
 
     @classmethod
