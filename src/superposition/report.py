@@ -127,15 +127,13 @@ def is_report_directory(path: str | Path) -> bool:
         return False
     if not names <= {"index.html", "claims.json", "runs"} or ("runs" in names and not (path / "runs").is_dir()):
         return False
-    if "index.html" in names and not written_by_us(path / "index.html"):
-        return False
-    if "claims.json" in names:
+    if "claims.json" in names:  # reports written before pages carried GENERATOR are recognised by this file
         try:
             doc = json.loads((path / "claims.json").read_text())
         except (OSError, ValueError, RecursionError):
             return False
         return isinstance(doc, dict) and doc.get("title") == TITLE
-    return True
+    return "index.html" not in names or written_by_us(path / "index.html")
 
 
 def check_report_dir(out: str | Path) -> Path:
