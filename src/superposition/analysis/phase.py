@@ -12,14 +12,17 @@ feature 2's point of view as in the paper's figure:
 | "superposition"   | [1, -1]          | both stored antipodally; the ReLU cuts off the (negative) interference |
 
 `theoretical_diagram` labels every (r, p) cell with the candidate of lowest *expected* loss, each with its best
-bias (and, with ``norm="best"``, its best weight norms). `phase_configs` + `train_run` + `empirical_diagram`
-draw the same diagram from trained models, and `agreement` compares the two.
+bias (and, with ``norm="best"``, its best weight norms). `phase_configs` + `train_run` give trained seeds;
+`Seeds` tabulates what each seed found in each cell (and its exact loss), `Seeds.diagram(rule)` (or
+`empirical_diagram`) reads them as one diagram, `Seeds.share_in(theory)` counts the seeds in the theory's solution
+cell by cell, and `agreement` compares two diagrams.
 
 Two facts the exact losses show. Magnitudes are non-negative, so antipodal interference is always negative and
 the ReLU alone removes it: the best bias of the pair is small and *positive* (it offsets the shortfall when both
 features are active), not negative. And the one-feature solutions stay local minima inside the superposition
-region: many seeds end there, so `empirical_diagram(rule="lowest_loss")` (best seed) tracks the theory, which is
-about the global optimum, far better than the majority vote (12 x 12 grid, 6 seeds: 0.99 against 0.77).
+region: many seeds end there, so the best seed (rule "lowest_loss") tracks the theory, which is about the global
+optimum, far better than the majority vote (the report's 12 x 12 grid, 6 seeds: 0.99 against 0.77; the paper's
+reading, the majority once the highest-loss seed is discarded, 0.85).
 
 How the expected loss is computed (no sampling, no training). Output i of the model is
 ReLU(u x_i + g x_j + b) with u = ||W_i||^2 and g = W_i . W_j. Conditioned on which features are active, the
@@ -124,12 +127,20 @@ def solution_loss(
 ) -> float:
     """Exact expected loss (mean over features of I_i E[(x_i - x'_i)^2], I = [1, r]) of a given n=2, m=1 model;
     usable on trained weights to compare them with the candidates."""
-    W = np.asarray(W.detach().cpu() if isinstance(W, Tensor) else W, dtype=np.float64).reshape(2, -1)
-    b = np.asarray(b.detach().cpu() if isinstance(b, Tensor) else b, dtype=np.float64).reshape(2)
-    G = W @ W.T
-    l1 = output_loss(G[0, 0], G[0, 1], b[0], p)
-    l2 = output_loss(G[1, 1], G[0, 1], b[1], p)
-    return float((l1 + r * l2) / 2)
+    return float(solution_losses(_numpy(W).reshape(1, 2, -1), _numpy(b).reshape(1, 2), r, p)[0])
+
+
+def solution_losses(W: Float[np.ndarray, "k 2 h"], b: Float[np.ndarray, "k 2"], r: float, p: float) -> np.ndarray:
+    """solution_loss of k models at once (e.g. every seed's instance of one cell), in one vectorised evaluation."""
+    W, b = _numpy(W), _numpy(b)
+    G = W @ W.transpose(0, 2, 1)
+    l1 = output_loss(G[:, 0, 0], G[:, 0, 1], b[:, 0], p)
+    l2 = output_loss(G[:, 1, 1], G[:, 0, 1], b[:, 1], p)
+    return (l1 + r * l2) / 2
+
+
+def _numpy(x: Tensor | np.ndarray) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float64)
 
 
 def best_bias(u: float, g: float, p: float) -> tuple[float, float]:
@@ -315,53 +326,121 @@ def phase_configs(
     ]
 
 
+Rule = Literal["majority", "lowest_loss", "drop_worst"]
+RULES: tuple[Rule, ...] = ("majority", "lowest_loss", "drop_worst")
+
+
+@dataclass
+class Seeds:
+    """What every trained seed found in every cell: `labels[s, i, j]` is seed s's solution at (r_values[i],
+    p_values[j]) and `losses[s, i, j]` its exact expected loss (None when the seeds came without a bias).
+
+    The empirical diagrams are readings of this table (`diagram(rule)`), and `share_in(theory)` says, cell by cell,
+    how many seeds land in the theory's solution."""
+
+    r_values: np.ndarray
+    p_values: np.ndarray
+    labels: np.ndarray
+    losses: np.ndarray | None = None
+
+    @classmethod
+    def of(
+        cls,
+        runs: Sequence[object],
+        r_values: Sequence[float],
+        p_values: Sequence[float],
+        norm_threshold: float = NORM_THRESHOLD,
+        with_losses: bool = True,
+    ) -> "Seeds":
+        """The table of `runs` (one trained Run per seed, or W tensors [n_cells, 2, n_hidden]) in phase_configs'
+        layout. Losses are computed when `with_losses` and every run has a bias b."""
+        r_values, p_values = np.asarray(r_values, dtype=np.float64), np.asarray(p_values, dtype=np.float64)
+        n_r, n_p = len(r_values), len(p_values)
+        if not runs:
+            raise ValueError("empirical_diagram needs at least one run")
+        Ws = [run.W if hasattr(run, "W") else run for run in runs]
+        for W in Ws:
+            if tuple(W.shape)[:2] != (n_r * n_p, 2):
+                raise ValueError(
+                    f"each W must be [{n_r * n_p}, 2, n_hidden] for a {n_r} x {n_p} grid, got {tuple(W.shape)}"
+                )
+        bs = [getattr(run, "b", None) for run in runs]
+        scored = with_losses and all(b is not None for b in bs)
+        labels = np.empty((len(Ws), n_r, n_p), dtype=object)
+        losses = np.full((len(Ws), n_r, n_p), np.nan) if scored else None
+        for i, r in enumerate(r_values):
+            for j, p in enumerate(p_values):
+                k = cell_instance(i, j, n_p)
+                labels[:, i, j] = [classify_solution(W[k], norm_threshold) for W in Ws]
+                if losses is not None:  # every seed's instance of the cell in one evaluation
+                    losses[:, i, j] = solution_losses(np.stack([_numpy(W[k]) for W in Ws]),
+                                                      np.stack([_numpy(b[k]) for b in bs]), float(r), float(p))
+        return cls(r_values, p_values, labels, losses)
+
+    @property
+    def n_seeds(self) -> int:
+        return self.labels.shape[0]
+
+    def share_in(self, diagram: PhaseDiagram) -> np.ndarray:
+        """Per cell, the share of seeds whose solution is `diagram`'s label there (e.g. the theory's)."""
+        if diagram.labels.shape != self.labels.shape[1:]:
+            raise ValueError(f"diagram grid {diagram.labels.shape} differs from the seeds' {self.labels.shape[1:]}")
+        return (self.labels == diagram.labels[None]).mean(axis=0)
+
+    def diagram(self, rule: Rule = "majority") -> PhaseDiagram:
+        """The label the seeds give each cell under `rule`; `votes` is the share of the seeds read that found it.
+
+        - "majority": the label most seeds found (ties go to the earliest in LABELS, then OTHER): which solution
+          training usually reaches.
+        - "lowest_loss": the label of the seed with the lowest exact expected loss: an estimate of the global
+          optimum, which is what the theory predicts (seeds can stay in a one-feature local minimum).
+        - "drop_worst": the majority after the seed with the highest loss is discarded: the paper's reading ("we
+          train ten models for each point and average over the results, discarding the model with the highest
+          loss").
+        """
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+        if rule != "majority" and self.losses is None:
+            raise ValueError(f"rule={rule!r} needs trained Runs with a bias (it scores each seed's W and b)")
+        n_r, n_p = self.labels.shape[1:]
+        labels = np.empty((n_r, n_p), dtype=object)
+        votes = np.empty((n_r, n_p))
+        for i in range(n_r):
+            for j in range(n_p):
+                found = list(self.labels[:, i, j])
+                if rule == "lowest_loss":
+                    labels[i, j] = found[int(np.argmin(self.losses[:, i, j]))]
+                else:
+                    if rule == "drop_worst" and len(found) > 1:
+                        found.pop(int(np.argmax(self.losses[:, i, j])))
+                    labels[i, j] = _most_found(found)
+                votes[i, j] = found.count(labels[i, j]) / len(found)
+        return PhaseDiagram(self.r_values, self.p_values, labels, votes=votes,
+                            meta={"kind": "empirical", "rule": rule, "seeds": self.n_seeds})
+
+
+def _most_found(found: list[str]) -> str:
+    """The label found most often; ties go to the earliest in LABELS, then OTHER."""
+    counts = Counter(found)
+    top = max(counts.values())
+    order = {name: k for k, name in enumerate((*LABELS, OTHER))}
+    return min((name for name, c in counts.items() if c == top), key=order.__getitem__)
+
+
 def empirical_diagram(
     runs: Sequence[object],
     r_values: Sequence[float],
     p_values: Sequence[float],
-    rule: Literal["majority", "lowest_loss"] = "majority",
+    rule: Rule = "majority",
     norm_threshold: float = NORM_THRESHOLD,
 ) -> PhaseDiagram:
-    """The label trained models give each cell. `runs` holds one trained Run per seed (or, for the majority rule,
-    W tensors [n_cells, 2, n_hidden]) in phase_configs' layout.
-
-    rule="majority": the label most seeds found (ties go to the earliest in LABELS, then OTHER); this measures
-    which solution training usually reaches. rule="lowest_loss": the label of the seed whose exact expected loss
-    (solution_loss of its W and b) is lowest; this estimates the global optimum, which is what the theory predicts,
-    since seeds can stay in a one-feature local minimum. `votes` is the share of seeds that found the chosen label.
-    """
-    if rule not in ("majority", "lowest_loss"):
-        raise ValueError(f"rule must be 'majority' or 'lowest_loss', got {rule!r}")
-    r_values, p_values = np.asarray(r_values, dtype=np.float64), np.asarray(p_values, dtype=np.float64)
-    n_r, n_p = len(r_values), len(p_values)
-    if not runs:
-        raise ValueError("empirical_diagram needs at least one run")
-    Ws = [run.W if hasattr(run, "W") else run for run in runs]
-    for W in Ws:
-        if tuple(W.shape)[:2] != (n_r * n_p, 2):
-            raise ValueError(
-                f"each W must be [{n_r * n_p}, 2, n_hidden] for a {n_r} x {n_p} grid, got {tuple(W.shape)}"
-            )
-    bs = [getattr(run, "b", None) for run in runs]
-    if rule == "lowest_loss" and any(b is None for b in bs):
-        raise ValueError("rule='lowest_loss' needs trained Runs with a bias (it scores each seed's W and b)")
-    labels = np.empty((n_r, n_p), dtype=object)
-    votes = np.empty((n_r, n_p))
-    order = {name: k for k, name in enumerate((*LABELS, OTHER))}
-    for i, r in enumerate(r_values):
-        for j, p in enumerate(p_values):
-            k = cell_instance(i, j, n_p)
-            found = [classify_solution(W[k], norm_threshold) for W in Ws]
-            counts = Counter(found)
-            if rule == "majority":
-                top = max(counts.values())
-                labels[i, j] = min((name for name, c in counts.items() if c == top), key=order.__getitem__)
-            else:
-                losses = [solution_loss(W[k], b[k], float(r), float(p)) for W, b in zip(Ws, bs)]
-                labels[i, j] = found[int(np.argmin(losses))]
-            votes[i, j] = counts[labels[i, j]] / len(Ws)
-    return PhaseDiagram(r_values, p_values, labels, votes=votes,
-                        meta={"kind": "empirical", "rule": rule, "seeds": len(Ws)})
+    """The label trained models give each cell: `Seeds.of(runs, ...).diagram(rule)` (see `Seeds.diagram` for the
+    rules). `runs` holds one trained Run per seed (or, for the majority rule, W tensors [n_cells, 2, n_hidden]) in
+    phase_configs' layout."""
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    seeds = Seeds.of(runs, r_values, p_values, norm_threshold, with_losses=rule != "majority")
+    return seeds.diagram(rule)
 
 
 def agreement(a: PhaseDiagram, b: PhaseDiagram) -> float:

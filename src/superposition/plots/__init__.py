@@ -37,7 +37,7 @@ from ..analysis.metrics import wtw
 from ..analysis.table import feature_table
 from ..config import RunConfig
 from ..errors import SuperpositionError
-from ..files import atomic_write_text
+from ..files import GENERATOR, atomic_write_text
 from ..runs import Run
 
 # Most important features drawn darkest, so they stand out on the white background.
@@ -553,32 +553,53 @@ def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Fig
 PHASE_COLOURS = {"not represented": "#bdbdbd", "dedicated": "#3b6fb6", "superposition": "#f5c211", "other": "#c0392b"}
 
 
-def phase_diagrams(diagrams: Sequence, titles: Sequence[str], *, title: str) -> go.Figure:
+def phase_diagrams(
+    diagrams: Sequence, titles: Sequence[str], *, title: str, share: np.ndarray | None = None,
+    share_title: str = "share of seeds in the theory's solution",
+) -> go.Figure:
     """Phase diagrams side by side: the winning solution per (density 1-S, relative importance r) cell.
 
-    `diagrams` are `analysis.phase.PhaseDiagram`s on the same grid (theory, then trained models).
+    `diagrams` are `analysis.phase.PhaseDiagram`s on the same grid (theory, then trained models); a trained one's
+    hover says how many of its seeds found the label. `share` ([n_r, n_p] in [0, 1], e.g. the share of seeds in the
+    theory's solution) adds a last panel that shows it per cell, as a number and a shade.
     """
     labels = list(PHASE_COLOURS)
     n = len(labels)
     # A stepped colour scale: value k (0..n-1) maps to the k-th colour, with no blending between phases.
     scale = [[edge / n, colour] for k, colour in enumerate(PHASE_COLOURS.values()) for edge in (k, k + 1)]
-    fig = make_subplots(rows=1, cols=len(diagrams), subplot_titles=list(titles), horizontal_spacing=0.08)
+    panels = len(diagrams) + (share is not None)
+    fig = make_subplots(rows=1, cols=panels, subplot_titles=[*titles, *([share_title] if share is not None else [])],
+                        horizontal_spacing=0.06)
+    with_votes = np.vectorize(lambda label, vote: f"{label} ({vote:.0%} of seeds)")
     for col, d in enumerate(diagrams, start=1):
         codes = np.vectorize(labels.index)(d.labels)
+        text = d.labels if d.votes is None else with_votes(d.labels, d.votes)
         fig.add_trace(
             go.Heatmap(
                 z=codes, x=[f"{p:.3g}" for p in d.p_values], y=[f"{r:.3g}" for r in d.r_values],
-                zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=d.labels,
+                zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=text,
                 hovertemplate="1−S = %{x}<br>r = %{y}<br>%{customdata}<extra></extra>",
             ),
             row=1, col=col,
         )
+    if share is not None:
+        d = diagrams[0]
+        fig.add_trace(
+            go.Heatmap(
+                z=share, x=[f"{p:.3g}" for p in d.p_values], y=[f"{r:.3g}" for r in d.r_values], zmin=0, zmax=1,
+                colorscale="Greens", showscale=False, text=np.vectorize(lambda v: f"{v:.0%}")(share),
+                texttemplate="%{text}", textfont=dict(size=8),
+                hovertemplate="1−S = %{x}<br>r = %{y}<br>%{text} of seeds<extra></extra>",
+            ),
+            row=1, col=panels,
+        )
+    for col in range(1, panels + 1):
         fig.update_xaxes(title="density 1 − S", row=1, col=col)
         fig.update_yaxes(title="importance of feature 2 (r)" if col == 1 else None, row=1, col=col)
     for label, colour in PHASE_COLOURS.items():  # a legend of the phases
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
                                  marker=dict(size=12, color=colour, symbol="square")))
-    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=430 * len(diagrams) + 120,
+    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=400 * panels + 120,
                       height=520, legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -605,7 +626,7 @@ def write_html(figs: Sequence[go.Figure], path: str | Path, *, title: str) -> Pa
     )
     text = html.escape(title)
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{GENERATOR}\n"
         f"<title>{text}</title>\n"
         "<style>body{font-family:sans-serif;margin:1.5em} .sp-figure{margin:1.5em 0}</style>\n"
         f"</head>\n<body>\n<h1>{text}</h1>\n{body}\n</body>\n</html>\n"
