@@ -20,7 +20,10 @@ from ..errors import ConfigError
 def xavier_normal(
     shape: tuple[int, int, int], generator: torch.Generator | None, device: str | torch.device
 ) -> Float[Tensor, "inst a b"]:
-    """Xavier-normal per instance (as the paper's code): std = sqrt(2 / (fan_in + fan_out)) of each [a, b] matrix."""
+    """Xavier-normal per instance: std = sqrt(2 / (fan_in + fan_out)) of each [a, b] matrix, so an instance starts the
+    same whatever the sweep's size. (The original notebook calls torch's xavier_normal_ on the stacked [inst, a, b]
+    tensor, whose fans are a·b and inst·b: std sqrt(2 / (b (a + inst))), smaller and dependent on the instance
+    count. The investigations under investigations/ that ran the notebook's own setting used its init.)"""
     std = (2.0 / (shape[1] + shape[2])) ** 0.5
     return torch.empty(shape, device=device).normal_(0.0, std, generator=generator)
 
