@@ -38,7 +38,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import FAMILIES, FORMAT_VERSION, ModAddRunConfig, RunConfig, SAERunConfig, parse_run_config
+from .config import RUN_CONFIGS, FORMAT_VERSION, ModAddRunConfig, RunConfig, SAERunConfig, parse_run_config
 from .errors import ConfigError, OutputError, RunDirError
 from .files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
 from .models import build_model
@@ -95,7 +95,7 @@ def is_run_directory(path: str | Path) -> bool:
     if not path.is_dir() or path.is_symlink() or not isinstance(data, dict):
         return False
     family, version = data.get("family", "toy"), data.get("format_version", FORMAT_VERSION)
-    return isinstance(family, str) and family in FAMILIES and type(version) is int and 1 <= version <= FORMAT_VERSION
+    return isinstance(family, str) and family in RUN_CONFIGS and type(version) is int and 1 <= version <= FORMAT_VERSION
 
 
 def check_output(path: str | Path, *, overwrite: bool = False) -> Path:

@@ -7,13 +7,13 @@ every step. The training set has floor(fraction * p^2) pairs: p = 113 with 30% g
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from ..config.modadd import n_train_pairs
 from ..errors import ConfigError
 
 
@@ -44,11 +44,6 @@ def all_pairs(p: int, device: str | torch.device = "cpu") -> ModAddBatch:
     idx = torch.arange(p * p, device=device)
     a, b = idx // p, idx % p
     return ModAddBatch(a, b, (a + b) % p)
-
-
-def n_train_pairs(p: int, train_fraction: float) -> int:
-    """floor(train_fraction * p^2); the small epsilon keeps exact products (0.5 * 4) from rounding down."""
-    return int(math.floor(train_fraction * p * p + 1e-9))
 
 
 def train_test_split(
