@@ -5,13 +5,14 @@ The paper gives the architecture, data and importance but no optimiser settings.
 exercise trains it with Adam at lr 1e-3 (constant), batch 1024, its default 5,000 steps, features uniform on [-1, 1)
 where active, importance 0.8^(i+1), one instance per sparsity, and W1, W2 from torch's kaiming_uniform_ on the
 [inst, hidden, feat] and [inst, feat, hidden] tensors: fan_in = hidden x feat = 4,000, so weights uniform within
-+-sqrt(6 / 4000) = +-0.039, five times smaller than the per-matrix xavier-normal start (std 0.12) the report uses.
++-sqrt(6 / 4000) = +-0.039, five times smaller than the per-matrix xavier-normal start (std 0.12) the report used
+before it took ARENA's start (models.neuron.kaiming_uniform).
 
 Setups (pick with the first argument, a comma-separated list; SEEDS instances per density, default 2):
   arena       ARENA's setting: kaiming-uniform start, Adam, 5,000 steps
   arena30k    ARENA's start and optimiser for the report's 30,000 steps
   arena90k    the same for 90,000 steps, at 1-S = 1 and 0.3 only (does the dense model reach the construction?)
-  ours        the report's setting: xavier-normal start, AdamW (weight decay 0.01), 30,000 steps
+  ours        the report's former setting: xavier-normal start, AdamW (weight decay 0.01), 30,000 steps
   motif-arena, motif-ours   the small model (n = 20, m = 10, 1-S = 0.1, 0.03, 0.01, 10,000 steps) with either
               start: instances showing asymmetric superposition with inhibition
 

@@ -328,8 +328,9 @@ features a neuron each; sparse features share neurons.
 The computation model (h = ReLU(W1 x), y = ReLU(W2 h + b)) must output |x| for inputs uniform on [-1, 1). Without
 superposition it needs two neurons per feature (|x| = ReLU(x) + ReLU(-x)). With n = 100 features, m = 40 neurons and
 importance 0.8^i, the paper finds every neuron monosemantic when dense, a few polysemantic ones at 1-S = 0.1, and
-more as sparsity grows, serving the less important features. The bars show each neuron's input weights, neurons
-sorted by the importance of their main feature. A small model (n = 20, m = 10) shows the motif by which two
+more as sparsity grows, serving the less important features. We train it as ARENA does, from small kaiming-uniform
+weights with Adam: from a larger xavier start it settles where features are computed on one side of 0 only. The
+bars show each neuron's input weights, neurons sorted by the importance of their main feature. A small model (n = 20, m = 10) shows the motif by which two
 features share a neuron: unequal weights in, sizes flipped out, and a second neuron inhibiting the leak.""",
     configs=neuron_configs,
     analyze=neuron_analyze,
