@@ -9,8 +9,12 @@ with a Hadamard M this turns a sparse solution dense (mixing) or a dense one spa
 - `sparse_construction`: the exact, sparse angle-addition solution for chosen frequencies and scale α.
 - `hadamard`: Sylvester Hadamard matrices normalised to H / sqrt(n), symmetric and orthogonal, hence involutory.
 - `mix`: apply a mixing matrix to embedding columns and bilinear (or ReLU) input columns.
-- `unmixing_matrix`: the matrix that turns a trained embedding's columns back into pure frequencies.
-- `round_weights`: round L and R to {-c, +c} or {-c, 0, +c} and report the change in loss.
+- `involutory_unmixer`: the note's way to unmix a trained 4-column embedding, a constructed involutory M (M² = I)
+  that swaps the columns with pure-frequency combinations of them (`involution_between`).
+- `unmixing_matrix`: the general tool, the inverse of the fitted change of basis (any even d; not an involution),
+  which turns each column into exactly one cos or sin.
+- `round_weights`: round L and R to {-c, +c} (c their mean size, or a given value such as ±1/λ) or {-c, 0, +c}
+  and report the change in loss.
 """
 
 from __future__ import annotations
@@ -142,19 +146,92 @@ def unmixing_matrix(
     of E M is sqrt(p/2)·F_j, i.e. exactly cos(2πka/p) or sin(2πka/p) plus whatever lay outside the key
     frequencies. Needs 2K = d (as many key directions as embedding columns); use with `mix`.
     """
-    from .fourier import fourier_basis  # analysis may use analysis; kept local to keep imports light
-
     n_inst, p, d = embed.shape
     if len(freqs) != n_inst:
         raise ConfigError(f"need one frequency list per instance ({n_inst}), got {len(freqs)}")
-    F = fourier_basis(p, dtype=embed.dtype, device=embed.device)
     out = []
     for i, fk in enumerate(freqs):
         if 2 * len(fk) != d:
             raise ConfigError(f"instance {i}: {len(fk)} key frequencies give {2 * len(fk)} directions, need d = {d}")
-        rows = F[[r for k in fk for r in (2 * k - 1, 2 * k)]]  # [2K, p]
-        C = rows @ embed[i]  # [2K, d]
-        out.append(torch.linalg.inv(C) * math.sqrt(p / 2))
+        out.append(torch.linalg.inv(_key_coefficients(embed[i], fk)) * math.sqrt(p / 2))
+    return torch.stack(out)
+
+
+def _key_coefficients(embed: Float[Tensor, "p d"], freqs: Sequence[int]) -> Float[Tensor, "k d"]:
+    """C with E ≈ Fᵀ C: each embedding column's coordinates on the key frequencies' orthonormal cos/sin rows F.
+    Refused (ConfigError) when C is square but singular: no change of basis can then unmix the embedding."""
+    from .fourier import fourier_basis  # analysis may use analysis; kept local to keep imports light
+
+    F = fourier_basis(embed.shape[0], dtype=embed.dtype, device=embed.device)
+    C = F[[r for k in freqs for r in (2 * k - 1, 2 * k)]] @ embed
+    if C.shape[0] == C.shape[1] and (rank := int(torch.linalg.matrix_rank(C))) < C.shape[0]:
+        raise ConfigError(f"the embedding is degenerate: its key frequencies {list(freqs)} span {rank} of "
+                          f"{C.shape[0]} directions, so it cannot be unmixed")
+    return C
+
+
+def involution_between(A: Float[Tensor, "n n"], B: Float[Tensor, "n n"]) -> Float[Tensor, "n n"]:
+    """For two involutions A and B (A² = B² = I) whose ±1 eigenspaces have equal dimensions, the involution
+    M = (B A)^(1/2) A: M² = I and M A M = B, so M carries A's +1 (−1) eigenspace onto B's +1 (−1) eigenspace and
+    back. (With K = B A, A K A = K⁻¹, and the principal square root keeps it: A K^(1/2) A = K^(−1/2).) For two
+    reflections through orthogonal planes it is the reflection through their bisector. Needs B A without eigenvalues
+    on the negative real axis; raises ConfigError otherwise.
+
+    >>> A = torch.diag(torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64))
+    >>> H = hadamard(4); M = involution_between(A, H @ A @ H)
+    >>> torch.allclose(M @ M, torch.eye(4, dtype=M.dtype)), torch.allclose(M @ A @ M, H @ A @ H)
+    (True, True)
+    """
+    vals, vecs = torch.linalg.eig(B @ A)
+    root = vecs @ torch.diag_embed(vals.sqrt()) @ torch.linalg.inv(vecs)  # principal square root of B A
+    M = root.real @ A
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    if not (torch.allclose(M @ M, eye, atol=1e-8) and torch.allclose(M @ A @ M, B, atol=1e-8)):
+        raise ConfigError("no real involution between these two: B A has an eigenvalue on the negative real axis")
+    return M
+
+
+@torch.no_grad()
+def involutory_unmixer(
+    embed: Float[Tensor, "inst p d"], freqs: Sequence[Sequence[int]]
+) -> Float[Tensor, "inst d d"]:
+    """Per instance, an involutory M (M² = I) that unmixes a 4-column embedding carrying two frequencies, built the
+    way the note describes ("multiplying by a constructed involutory matrix"):
+
+    With E ≈ Fᵀ C (C `[4, 4]`: the columns' coordinates on cos/sin of the two key frequencies), let R_S be the
+    reflection that keeps two chosen columns and negates the other two, and R_W = C⁻¹ diag(1, 1, −1, −1) C the
+    reflection whose +1 eigenspace holds the column combinations that carry only the first frequency. The
+    involution M = (R_W R_S)^(1/2) R_S (`involution_between`) maps the chosen columns into the first frequency's
+    plane and the other two into the second's: each column of E M is one pure frequency, up to what E holds outside
+    the two. Of the six ways to pair the columns with the frequencies, the purest is kept. Unlike
+    `unmixing_matrix` (the general inverse, not an involution), each column keeps the phase the involution gives it.
+    Use with `mix`.
+    """
+    from .fourier import frequency_share  # analysis may use analysis; kept local to keep imports light
+
+    n_inst, p, d = embed.shape
+    if d != 4:
+        raise ConfigError(f"the involutory unmixer pairs 4 embedding columns with 2 frequencies, got d_embed = {d}")
+    if len(freqs) != n_inst or any(len(fk) != 2 for fk in freqs):
+        raise ConfigError(f"need two key frequencies per instance ({n_inst}), got {[list(f) for f in freqs]}")
+    out = []
+    for i, fk in enumerate(freqs):
+        C = _key_coefficients(embed[i], fk)
+        first = torch.linalg.solve(C, torch.diag(C.new_tensor([1.0, 1.0, -1.0, -1.0])) @ C)  # R_W
+        best, best_purity = None, -1.0
+        for pair in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)):
+            R_S = torch.diag(C.new_tensor([1.0 if j in pair else -1.0 for j in range(4)]))
+            for R_W in (first, -first):  # the pair goes to the first frequency's plane, or to the second's
+                try:
+                    M = involution_between(R_S, R_W)
+                except ConfigError:
+                    continue
+                purity = float(frequency_share(embed[i] @ M).amax(-1).amin())
+                if purity > best_purity:
+                    best, best_purity = M, purity
+        if best is None:
+            raise ConfigError(f"instance {i}: no real involution unmixes this embedding")
+        out.append(best)
     return torch.stack(out)
 
 
@@ -164,11 +241,13 @@ def round_weights(
     batch,
     levels: Literal["binary", "ternary"] = "binary",
     zero_below: float = 0.5,
+    value: float | None = None,
 ) -> tuple[BilinearModAdd, Float[Tensor, "inst"]]:
     """Round the bilinear weights L and R; return the rounded model and its change in loss (rounded − original).
 
     binary:  w -> c · sign(w), c = mean |w| of the matrix (per instance, L and R separately).
     ternary: entries with |w| < zero_below · max |w| become 0; the rest become c · sign(w), c = their mean |w|.
+    `value` fixes c instead (the source rounds to ±1; under AdamW the natural value is 1/λ).
     """
     if model.activation != "bilinear":
         raise ConfigError("round_weights needs a bilinear model (L and R)")
@@ -182,7 +261,7 @@ def round_weights(
             keep = torch.ones_like(flat, dtype=torch.bool)
         else:
             keep = flat >= zero_below * flat.amax(dim=1, keepdim=True)
-        c = (flat * keep).sum(1) / keep.sum(1).clamp_min(1)
+        c = (flat * keep).sum(1) / keep.sum(1).clamp_min(1) if value is None else torch.full_like(flat[:, 0], value)
         w[name] = torch.sign(t) * keep.view_as(t) * c[:, None, None]
     rounded = BilinearModAdd.from_weights(w, layer_norm=model.layer_norm, loss_kind=model.loss_kind)
     return rounded, rounded.loss(batch) - model.loss(batch)

@@ -4,28 +4,32 @@ where AdamW's weight decay has put their magnitudes.
 
 - `hoyer`: Hoyer's sparsity of a weight matrix, 0 for all entries of equal size, 1 for a single nonzero entry.
 - `column_frequencies`: per embedding column, the frequencies carrying more than a threshold of its norm.
-- `mixing_count`: mean number of such frequencies per column (1: each column pure; 2: two superposed).
+- `frequency_counts`, `mixing_count`: the number of such frequencies per column, and its mean (1: each column
+  pure; 2: two superposed).
 - `top_frequencies`: the frequencies with the most embedding power, as many as the embedding has room for.
-- `unmix`: the same function with each embedding column turned back into one pure cos or sin.
+- `unmix`: the same function with each embedding column turned back into one pure frequency, by the note's
+  constructed involution (M² = I, for d = 4) or by the general inverse of the fitted change of basis.
 - `summarize`: one row per instance with all of the above (the run's `metrics.csv`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pandas as pd
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..data.modadd import ModAddData
 from ..errors import ConfigError
 from ..models.bilinear import BilinearModAdd
 from .fourier import frequency_share, restricted_loss
-from .mixing import mix, round_weights, unmixing_matrix
+from .mixing import involutory_unmixer, mix, round_weights, unmixing_matrix
 
 SHARE_THRESHOLD = 0.1  # a frequency "is in" a column when it carries more than 10% of the column's squared norm
+NEAR_BOUND = 0.25  # |w|·λ within 25% of 1 counts as sitting at AdamW's bound ±1/λ
 
 
 def hoyer(w: Float[Tensor, "inst ..."]) -> Float[Tensor, "inst"]:
@@ -63,10 +67,14 @@ def column_frequencies(
     return out
 
 
+def frequency_counts(embed: Float[Tensor, "inst p d"], threshold: float = SHARE_THRESHOLD) -> Int[Tensor, "inst d"]:
+    """Per embedding column, the number of frequencies k >= 1 above `threshold` (1: a pure column)."""
+    return (frequency_share(embed)[..., 1:] > threshold).sum(-1)
+
+
 def mixing_count(embed: Float[Tensor, "inst p d"], threshold: float = SHARE_THRESHOLD) -> Float[Tensor, "inst"]:
     """Mean over embedding columns of the number of frequencies above `threshold` (1: no mixing)."""
-    share = frequency_share(embed)[..., 1:]
-    return (share > threshold).sum(-1).double().mean(-1)
+    return frequency_counts(embed, threshold).double().mean(-1)
 
 
 def top_frequencies(embed: Float[Tensor, "inst p d"], n: int) -> list[list[int]]:
@@ -81,9 +89,18 @@ def can_unmix(model: BilinearModAdd) -> bool:
     return model.d_embed % 2 == 0 and model.d_embed // 2 <= (model.p - 1) // 2 and not model.layer_norm
 
 
-def unmix(model: BilinearModAdd) -> BilinearModAdd:
-    """The model with each embedding column made one pure cos or sin of its top d/2 frequencies (the function is
-    unchanged up to float precision; what the embedding held outside those frequencies is carried along)."""
+def can_involute(model: BilinearModAdd) -> bool:
+    """The involutory unmixer pairs 4 embedding columns with 2 frequencies (the note's setting)."""
+    return model.d_embed == 4 and can_unmix(model)
+
+
+def unmixer(model: BilinearModAdd, how: Literal["inverse", "involution"] = "inverse") -> Float[Tensor, "inst d d"]:
+    """The matrix M that `unmix` applies (E -> E M), per instance, from the embedding's top d/2 frequencies:
+    `inverse` is the general inverse of the fitted change of basis (any even d; each column becomes exactly one cos
+    or sin); `involution` is the note's constructed involutory matrix (d = 4; M² = I, each column one frequency
+    at the phase the involution gives it, see `superposition.analysis.mixing.involutory_unmixer`)."""
+    if how not in ("inverse", "involution"):
+        raise ConfigError(f"how must be 'inverse' or 'involution', got {how!r}")
     if model.d_embed % 2:
         raise ConfigError(f"unmixing pairs columns into cos/sin, so d_embed must be even, got {model.d_embed}")
     if model.d_embed // 2 > (model.p - 1) // 2:
@@ -91,7 +108,13 @@ def unmix(model: BilinearModAdd) -> BilinearModAdd:
                           f"{(model.p - 1) // 2}")
     embed = model.embed.detach().double()
     freqs = top_frequencies(embed, model.d_embed // 2)
-    return mix(_double(model), unmixing_matrix(embed, freqs))
+    return involutory_unmixer(embed, freqs) if how == "involution" else unmixing_matrix(embed, freqs)
+
+
+def unmix(model: BilinearModAdd, how: Literal["inverse", "involution"] = "inverse") -> BilinearModAdd:
+    """The model with each embedding column turned into one pure frequency of its top d/2 (the function is
+    unchanged up to float precision; what the embedding held outside those frequencies is carried along)."""
+    return mix(_double(model), unmixer(model, how))
 
 
 def _double(model: BilinearModAdd) -> BilinearModAdd:
@@ -102,8 +125,10 @@ def _double(model: BilinearModAdd) -> BilinearModAdd:
 @torch.no_grad()
 def summarize(model: BilinearModAdd, data: ModAddData, weight_decay: float = 0.0) -> pd.DataFrame:
     """One row per instance: loss and accuracy on train and test, the embedding's frequencies and mixing, the
-    bilinear weights' sparsity and magnitude (times the weight decay λ: 1 means |w| ≈ 1/λ), and, for bilinear
-    models without layer norm, the same after unmixing and the loss change from rounding L and R."""
+    bilinear weights' sparsity and magnitude (times the weight decay λ: 1 means |w| ≈ 1/λ, and the share of
+    entries within NEAR_BOUND of it), and, for bilinear models without layer norm, the same after unmixing
+    (`unmixed_*`: the general inverse; `involution_*` at d = 4: the note's involution, with max |M² − I|) and the
+    loss change from rounding L and R (to ±c, to {−c, 0, +c}, and to ±1/λ when λ > 0)."""
     model = _double(model)
     train, test = data.train, data.test
     embed = model.embed.detach()
@@ -121,7 +146,7 @@ def summarize(model: BilinearModAdd, data: ModAddData, weight_decay: float = 0.0
     ]
     rows["key_frequencies"] = [" ".join(str(k) for k in sorted({k for col in inst for k, _ in col})) for inst in cols]
     rows["freqs_per_column"] = mixing_count(embed).tolist()
-    rows["min_freqs_per_column"] = (frequency_share(embed)[..., 1:] > SHARE_THRESHOLD).sum(-1).amin(-1).tolist()
+    rows["min_freqs_per_column"] = frequency_counts(embed).amin(-1).tolist()
     if model.d_embed % 2 == 0 and model.d_embed // 2 <= (model.p - 1) // 2:  # restricted loss needs the same
         top = top_frequencies(embed, model.d_embed // 2)
         rows["restricted_loss"] = restricted_loss(model, train, top).tolist()
@@ -133,13 +158,27 @@ def summarize(model: BilinearModAdd, data: ModAddData, weight_decay: float = 0.0
     rows["hidden_median_abs"] = absw.median(dim=1).values.tolist()
     rows["hidden_median_abs_x_wd"] = (absw.median(dim=1).values * weight_decay).tolist()
     rows["hidden_abs_spread"] = (absw.std(dim=1) / absw.mean(dim=1)).tolist()
+    if weight_decay > 0:
+        # "values in roughly {-1, 1}": the share of entries within NEAR_BOUND of AdamW's bound 1/λ
+        rows["hidden_near_bound_share"] = ((absw * weight_decay - 1).abs() <= NEAR_BOUND).double().mean(1).tolist()
     if model.activation == "bilinear" and can_unmix(model):
-        unmixed = unmix(model)
-        u = unmixed.weights()
-        rows["unmixed_freqs_per_column"] = mixing_count(u["embed"]).tolist()
-        rows["unmixed_hidden_hoyer"] = hoyer(torch.cat([u["L"].flatten(1), u["R"].flatten(1)], 1)).tolist()
-        rows["unmixed_train_loss"] = unmixed.loss(train).tolist()
+        ways = [("unmixed", "inverse")] + ([("involution", "involution")] if can_involute(model) else [])
+        for prefix, how in ways:
+            M = unmixer(model, how)
+            unmixed = mix(model, M)
+            u = unmixed.weights()
+            counts = frequency_counts(u["embed"])
+            rows[f"{prefix}_freqs_per_column"] = counts.double().mean(-1).tolist()
+            rows[f"{prefix}_max_freqs_per_column"] = counts.amax(-1).tolist()
+            rows[f"{prefix}_hidden_hoyer"] = hoyer(torch.cat([u["L"].flatten(1), u["R"].flatten(1)], 1)).tolist()
+            rows[f"{prefix}_train_loss"] = unmixed.loss(train).tolist()
+            if how == "involution":
+                eye = torch.eye(model.d_embed, dtype=M.dtype)
+                rows["involution_error"] = (M @ M - eye).abs().flatten(1).amax(1).tolist()  # max |M² − I|
         for levels in ("binary", "ternary"):
             _, delta = round_weights(model, train, levels)
             rows[f"rounded_{levels}_loss_change"] = delta.tolist()
+        if weight_decay > 0:
+            _, delta = round_weights(model, train, "binary", value=1 / weight_decay)
+            rows["rounded_bound_loss_change"] = delta.tolist()
     return pd.DataFrame(rows)
