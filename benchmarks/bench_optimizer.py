@@ -24,7 +24,7 @@ import torch
 from superposition import train as trainer
 from superposition.bench import intro_config
 from superposition.data import FeatureData
-from superposition.models import build_model
+from superposition.lab import build_model
 
 
 class PrivateAdamW:

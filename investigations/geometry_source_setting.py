@@ -34,7 +34,7 @@ from superposition.analysis.geometry import FRACTIONS, geometry_table
 from superposition.analysis.metrics import represented
 from superposition.experiments.geometry import FULL, GEOMETRY, HALF_TOL, SOURCE, densities
 from superposition.lab import build_data
-from superposition.models import build_model
+from superposition.lab import build_model
 from superposition.runs import Run, history_frame
 from superposition.train import train
 

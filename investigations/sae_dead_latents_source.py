@@ -78,7 +78,7 @@ def source_init(d_sae: int, alphas: list[float], seed: int) -> SparseAutoencoder
     b_enc = (torch.rand(n, d_sae, generator=g) * 2 - 1) * bound
     W_dec = torch.stack([torch.nn.init.orthogonal_(torch.empty(D, d_sae), generator=g).T for _ in range(n)])
     config = SAEConfig(d_sae=d_sae, l1=[D * a / d_sae for a in alphas])
-    return SparseAutoencoder.from_weights(config, W_enc, b_enc, torch.zeros(n, D), W_dec.contiguous())
+    return SparseAutoencoder.from_weights(W_enc, b_enc, torch.zeros(n, D), W_dec.contiguous(), config=config)
 
 
 def report(step: int, d_sae: int, alphas: list[float], sae: SparseAutoencoder, data: SourceData, t0: float) -> None:

@@ -32,8 +32,8 @@ def sae_run(config, truth, dictionaries, biases, gains=None) -> Run:
     n, d_sae, d_in = D.shape
     gains = torch.ones(n) if gains is None else torch.tensor(gains)
     b_enc = torch.stack([torch.as_tensor(b, dtype=torch.float32).expand(d_sae) for b in biases])
-    model = SparseAutoencoder.from_weights(config.model, (D * gains[:, None, None]).transpose(1, 2).contiguous(),
-                                           b_enc.contiguous(), torch.zeros(n, d_in), D.clone())
+    model = SparseAutoencoder.from_weights((D * gains[:, None, None]).transpose(1, 2).contiguous(),
+                                           b_enc.contiguous(), torch.zeros(n, d_in), D.clone(), config=config.model)
     history = pd.DataFrame([(100, k, 0.1) for k in range(n)], columns=["step", "instance", "loss"])
     run = Run(config=config, model=model, history=history, truth=truth)
     run.metrics = analyze(run)

@@ -17,12 +17,15 @@ from superposition.analysis.fourier import (
 from superposition.analysis.mixing import (
     embedding_mixer,
     hadamard,
+    involution_between,
+    involutory_unmixer,
     mix,
+    random_orthogonal,
     round_weights,
     sparse_construction,
     unmixing_matrix,
 )
-from superposition.config import TrainConfig
+from superposition.config import ModAddModelConfig, TrainConfig
 from superposition.data.modadd import ModAddData, all_pairs, train_test_split
 from superposition.errors import ConfigError
 from superposition.models.bilinear import BilinearModAdd
@@ -52,7 +55,8 @@ def test_bad_fraction_is_refused():
 
 def test_forward_equals_the_tensor_form():
     p, d, nh = 11, 3, 5
-    model = BilinearModAdd(p, d, nh, n_instances=2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = BilinearModAdd(ModAddModelConfig(d_embed=d, n_hidden=nh, n_instances=2), p=p,
+                           generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     batch = all_pairs(p)
     E, L, R, U = model.embed, model.L, model.R, model.U
     x = torch.cat([E[:, batch.a], E[:, batch.b]], dim=-1)  # [inst, n, 2d]
@@ -61,7 +65,7 @@ def test_forward_equals_the_tensor_form():
 
 
 def test_loss_is_cross_entropy_per_instance():
-    model = BilinearModAdd(7, 2, 4, n_instances=3, generator=torch.Generator().manual_seed(0))
+    model = BilinearModAdd(ModAddModelConfig(d_embed=2, n_hidden=4, n_instances=3), p=7, generator=torch.Generator().manual_seed(0))
     batch = all_pairs(7)
     logits = model.logits(batch.a, batch.b)
     expected = torch.stack([torch.nn.functional.cross_entropy(logits[i], batch.labels) for i in range(3)])
@@ -69,8 +73,9 @@ def test_loss_is_cross_entropy_per_instance():
 
 
 def test_weights_round_trip_with_biases_and_relu():
-    for kwargs in ({"bias": True}, {"activation": "relu", "bias": True}):
-        model = BilinearModAdd(7, 2, 4, n_instances=2, generator=torch.Generator().manual_seed(0), **kwargs)
+    for kwargs in ({"bias": True}, {"kind": "relu", "bias": True}):
+        config = ModAddModelConfig(d_embed=2, n_hidden=4, n_instances=2, **kwargs)
+        model = BilinearModAdd(config, p=7, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             for prm in model.parameters():
                 prm.add_(0.1)  # biases non-zero so a dropped bias would show
@@ -134,7 +139,7 @@ def test_mixing_keeps_the_function_and_densifies_the_weights(freqs):
 
 
 def test_mixing_a_trained_float32_model_and_a_partial_block():
-    model = BilinearModAdd(13, 4, 6, n_instances=2, generator=torch.Generator().manual_seed(3))
+    model = BilinearModAdd(ModAddModelConfig(d_embed=4, n_hidden=6, n_instances=2), p=13, generator=torch.Generator().manual_seed(3))
     batch = all_pairs(13)
     for M in (hadamard(4, dtype=torch.float32), embedding_mixer(4, [hadamard(2)])):
         mixed = mix(model, M)
@@ -182,7 +187,7 @@ def test_key_frequencies_survive_mixing_and_carry_the_loss():
 
 def test_short_training_lowers_the_loss():
     data = ModAddData(p=13, train_fraction=0.5, seed=0)
-    model = BilinearModAdd(13, 4, 16, n_instances=2, generator=torch.Generator().manual_seed(0))
+    model = BilinearModAdd(ModAddModelConfig(d_embed=4, n_hidden=16, n_instances=2), p=13, generator=torch.Generator().manual_seed(0))
     before = model.loss(data.train).detach()
     config = TrainConfig(optimizer="adamw", betas=(0.9, 0.98), weight_decay=0.1, lr=1e-2, steps=200, batch_size=1,
                          log_every=50)
@@ -205,6 +210,58 @@ def test_unmixing_matrix_recovers_the_sparse_solution_from_a_mixed_one():
     assert torch.allclose(unmixed.embed, sparse.embed, atol=1e-10)
 
 
+def test_the_involution_between_two_reflections_swaps_their_eigenspaces():
+    g = torch.Generator().manual_seed(1)
+    A = torch.diag(torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64))
+    S = torch.eye(4, dtype=torch.float64) + 0.5 * torch.randn(4, 4, generator=g, dtype=torch.float64)
+    B = S @ A @ torch.linalg.inv(S)  # +1 eigenspace: columns 0 and 2 of S, not orthogonal to the rest
+    M = involution_between(A, B)
+    eye = torch.eye(4, dtype=M.dtype)
+    assert torch.allclose(M @ M, eye, atol=1e-10) and torch.allclose(M @ A @ M, B, atol=1e-10)
+    # A's +1 eigenvectors (axes 0 and 2) land in B's +1 eigenspace
+    coords = torch.linalg.solve(S, M[:, [0, 2]])
+    assert torch.allclose(coords[[1, 3]], torch.zeros(2, 2, dtype=M.dtype), atol=1e-10)
+    with pytest.raises(ConfigError, match="negative real axis"):
+        involution_between(eye, -eye)
+
+
+@pytest.mark.parametrize("mixer", ["hadamard", "orthogonal", "skewed"])
+def test_the_constructed_unmixer_is_involutory_and_makes_every_column_pure(mixer):
+    p, freqs = 23, [3, 8]
+    sparse = sparse_construction(p, freqs, alpha=2.0)
+    A = {"hadamard": hadamard(4), "orthogonal": random_orthogonal(4, torch.Generator().manual_seed(0)),
+         "skewed": torch.tensor([[1.0, 0.9, 0.0, 0.3], [0.0, 1.0, 0.8, 0.0], [0.7, 0.0, 1.0, 0.5],
+                                 [0.0, 0.6, 0.0, 1.0]], dtype=torch.float64)}[mixer]
+    mixed = mix(sparse, A)
+    assert (frequency_share(mixed.embed)[0].amax(-1) < 0.99).any()
+    M = involutory_unmixer(mixed.embed.detach(), [freqs])
+    eye = torch.eye(4, dtype=M.dtype)
+    assert torch.allclose(M[0] @ M[0], eye, atol=1e-10) and not torch.allclose(M[0], eye, atol=1e-3)
+    unmixed = mix(mixed, M)
+    assert torch.allclose(frequency_share(unmixed.embed).amax(-1), torch.ones(1, 4, dtype=torch.float64))
+    batch = all_pairs(p)
+    assert torch.allclose(unmixed.logits(batch.a, batch.b), mixed.logits(batch.a, batch.b), atol=1e-9)
+
+
+def test_a_third_frequency_stays_mixed_after_unmixing():
+    p, freqs = 23, [3, 8]
+    mixed = mix(sparse_construction(p, freqs), hadamard(4))
+    E = mixed.embed.detach().clone()
+    E[0, :, 0] += 0.7 * torch.cos(2 * math.pi * 5 * torch.arange(p, dtype=torch.float64) / p)
+    M = involutory_unmixer(E, [freqs])
+    assert ((frequency_share(E @ M)[0] > 0.1).sum(-1) == 2).any()  # no change of basis removes frequency 5
+    with pytest.raises(ConfigError, match="d_embed = 6"):
+        involutory_unmixer(torch.zeros(1, p, 6, dtype=torch.float64), [[1, 2]])
+
+
+def test_a_degenerate_embedding_cannot_be_unmixed():
+    flat = torch.zeros(1, 23, 4, dtype=torch.float64)
+    flat[0, :, 0] = torch.cos(2 * math.pi * 3 * torch.arange(23, dtype=torch.float64) / 23)  # one column, one freq
+    for unmixer in (unmixing_matrix, involutory_unmixer):
+        with pytest.raises(ConfigError, match="degenerate"):
+            unmixer(flat, [[3, 8]])
+
+
 def test_bad_weights_and_frequencies_get_named_errors():
     model = sparse_construction(11, [1, 2])
     with pytest.raises(ConfigError, match="U must be"):
@@ -217,8 +274,8 @@ def test_bad_weights_and_frequencies_get_named_errors():
 
 def test_restricting_to_every_frequency_keeps_the_loss_and_excluding_all_gives_chance():
     p = 13
-    model = BilinearModAdd(p, 3, 6, n_instances=2, generator=torch.Generator().manual_seed(1), bias=True,
-                           dtype=torch.float64)
+    model = BilinearModAdd(ModAddModelConfig(d_embed=3, n_hidden=6, n_instances=2, bias=True), p=p,
+                           generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     batch = all_pairs(p)
     every = list(range(1, (p - 1) // 2 + 1))
     # only the constant direction is dropped, which softmax ignores

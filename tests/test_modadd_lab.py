@@ -20,7 +20,7 @@ from superposition.analysis.mixing import (
 )
 from superposition.analysis.modadd import hoyer, mixing_count, summarize, top_frequencies, unmix
 from superposition.cli import app
-from superposition.config import ModAddRunConfig, TrainConfig, parse_run_config, validate
+from superposition.config import ModAddModelConfig, ModAddRunConfig, TrainConfig, parse_run_config, validate
 from superposition.data.modadd import ModAddData, all_pairs
 from superposition.errors import ConfigError
 from superposition.lab import train_run
@@ -71,8 +71,8 @@ def test_modadd_run_round_trips(tmp_path):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("loss_kind", ["ce", "mse"])
 def test_hand_written_gradients_match_autograd(bias, loss_kind):
-    model = BilinearModAdd(13, 4, 6, 3, generator=torch.Generator().manual_seed(1), bias=bias,
-                           loss_kind=loss_kind, dtype=torch.float64)
+    config = ModAddModelConfig(d_embed=4, n_hidden=6, n_instances=3, bias=bias, loss=loss_kind)
+    model = BilinearModAdd(config, p=13, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     if bias:
         with torch.no_grad():
             for b in (model.bL, model.bR, model.bU):
@@ -104,7 +104,8 @@ def test_layer_norm_model_trains_like_torch_adamw():
     cfg = TrainConfig(steps=40, batch_size=1, lr=3e-3, betas=(0.9, 0.98), weight_decay=0.1, log_every=40)
 
     def fresh():
-        return BilinearModAdd(23, 4, 8, 1, generator=torch.Generator().manual_seed(0), layer_norm=True)
+        return BilinearModAdd(ModAddModelConfig(d_embed=4, n_hidden=8, layer_norm=True), p=23,
+                              generator=torch.Generator().manual_seed(0))
 
     ours = fresh()
     train(ours, data, cfg, progress=False)
@@ -147,7 +148,7 @@ def test_hoyer_and_mixing_count_by_hand():
 
 
 def test_unmix_refuses_odd_embeddings():
-    model = BilinearModAdd(11, 3, 4, 1, generator=torch.Generator().manual_seed(0))
+    model = BilinearModAdd(ModAddModelConfig(d_embed=3, n_hidden=4), p=11, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ConfigError, match="d_embed must be even"):
         unmix(model)
 

@@ -1,11 +1,15 @@
 import json
 
 import torch
+
+from superposition.families import family_of
+from superposition.pages import write_html
 from typer.testing import CliRunner
 
 from superposition import make_config, plots
 from superposition.cli import app
-from superposition.models import ComputationModel, NeuronModel, abs_construction, build_model
+from superposition.lab import build_model
+from superposition.models import ComputationModel, NeuronModel, abs_construction
 from superposition.runs import Run, history_frame
 from superposition.train import History
 
@@ -45,4 +49,4 @@ def test_neuron_figure_counts_polysemantic_neurons_and_names_the_model():
     assert "1 of 6 neurons polysemantic" in fig.layout.annotations[0].text
     assert "computation model" in fig.layout.title.text and "target |x|" in fig.layout.title.text
     assert len(fig.data) == 3  # one stacked trace per feature that some neuron reads
-    assert [t.text for t in plots.all_figures(run)[0].layout.annotations] == [fig.layout.annotations[0].text]
+    assert [t.text for t in family_of(run).figures(run)[0].layout.annotations] == [fig.layout.annotations[0].text]

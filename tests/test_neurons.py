@@ -21,7 +21,7 @@ from superposition.analysis.neurons import (
     side_gains,
     summarize_neurons,
 )
-from superposition.config import DataConfig, TrainConfig
+from superposition.config import DataConfig, ToyModelConfig, TrainConfig, make_config
 from superposition.data import Batch, FeatureData
 from superposition.errors import ConfigError
 from superposition.models.neuron import ComputationModel, NeuronModel, abs_construction
@@ -73,11 +73,12 @@ def test_abs_construction_layout():
 @pytest.mark.parametrize("cls", [NeuronModel, ComputationModel])
 @pytest.mark.parametrize("bias", [True, False])
 def test_forward_shapes_and_weights(cls, bias):
-    model = cls(n_features=5, n_hidden=3, n_instances=2, generator=torch.Generator().manual_seed(0), bias=bias)
+    kind = "neuron" if cls is NeuronModel else "abs"
+    model = cls(ToyModelConfig(kind=kind, n_hidden=3, bias=bias), n_features=5, n_instances=2,
+                generator=torch.Generator().manual_seed(0))
     x = torch.rand(2, 7, 5)
     assert model(x).shape == (2, 7, 5)
     assert model.hidden(x).shape == (2, 7, 3)
-    assert (model(x) >= 0).all() and (model.hidden(x) >= 0).all()
     assert model.loss(_batch(2, 5, 0.5, signed=True)).shape == (2,)
     shapes = {k: tuple(v.shape) for k, v in model.weights().items()}
     expected = {"W": (2, 5, 3)} if cls is NeuronModel else {"W1": (2, 5, 3), "W2": (2, 3, 5)}
@@ -97,24 +98,30 @@ def test_neuron_model_is_tied_relu_autoencoder():
 
 
 def test_same_seed_same_init_and_xavier_scale():
-    a = ComputationModel(40, 60, 3, generator=torch.Generator().manual_seed(1))
-    b = ComputationModel(40, 60, 3, generator=torch.Generator().manual_seed(1))
+    a = ComputationModel(ToyModelConfig(kind="abs", n_hidden=60), n_features=40, n_instances=3,
+                         generator=torch.Generator().manual_seed(1))
+    b = ComputationModel(ToyModelConfig(kind="abs", n_hidden=60), n_features=40, n_instances=3,
+                         generator=torch.Generator().manual_seed(1))
     assert torch.equal(a.W1, b.W1) and torch.equal(a.W2, b.W2)
     assert a.W1.std().item() == pytest.approx((2 / 100) ** 0.5, rel=0.05)
 
 
 def test_kaiming_uniform_start_has_arenas_scale():
     # ARENA: kaiming_uniform_ on [inst, 40, 100] and [inst, 100, 40] tensors, fan_in 4,000 either way.
-    model = ComputationModel(100, 40, 2, generator=torch.Generator().manual_seed(0), init="kaiming_uniform")
+    model = ComputationModel(ToyModelConfig(kind="abs", n_hidden=40, init="kaiming_uniform"), n_features=100,
+                             n_instances=2, generator=torch.Generator().manual_seed(0))
     bound = (6 / 4000) ** 0.5
     for w in (model.W1, model.W2):
         assert w.abs().max() <= bound and w.std().item() == pytest.approx(bound / 3**0.5, rel=0.05)
     with pytest.raises(ConfigError, match="init"):
-        ComputationModel(4, 2, 1, init="orthogonal")
+        make_config(model=dict(kind="abs", init="orthogonal"))
+    with pytest.raises(ConfigError, match="NeuronModel implements kind 'neuron', not 'abs'"):
+        NeuronModel(ToyModelConfig(kind="abs"), n_features=4, n_instances=1)
 
 
 def test_from_weights_round_trip():
-    src = ComputationModel(4, 6, 2, generator=torch.Generator().manual_seed(0))
+    src = ComputationModel(ToyModelConfig(kind="abs", n_hidden=6), n_features=4, n_instances=2,
+                           generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         src.b.normal_(generator=torch.Generator().manual_seed(1))
     copy = ComputationModel.from_weights(**src.weights())
@@ -122,7 +129,8 @@ def test_from_weights_round_trip():
     x = torch.rand(2, 9, 4) * 2 - 1
     assert torch.equal(copy(x), src(x))
 
-    nsrc = NeuronModel(4, 3, 2, generator=torch.Generator().manual_seed(0), bias=False)
+    nsrc = NeuronModel(ToyModelConfig(kind="neuron", n_hidden=3, bias=False), n_features=4, n_instances=2,
+                       generator=torch.Generator().manual_seed(0))
     ncopy = NeuronModel.from_weights(**nsrc.weights())
     assert ncopy.b is None and torch.equal(ncopy.W, nsrc.W)
 
@@ -139,7 +147,9 @@ def test_from_weights_rejects_wrong_shapes():
 @pytest.mark.parametrize("cls", [NeuronModel, ComputationModel])
 @pytest.mark.parametrize("bias", [True, False])
 def test_loss_and_grads_match_autograd(cls, bias):
-    model = cls(n_features=6, n_hidden=4, n_instances=3, generator=torch.Generator().manual_seed(2), bias=bias)
+    kind = "neuron" if cls is NeuronModel else "abs"
+    model = cls(ToyModelConfig(kind=kind, n_hidden=4, bias=bias), n_features=6, n_instances=3,
+                generator=torch.Generator().manual_seed(2))
     if bias:
         with torch.no_grad():
             model.b.uniform_(-0.3, 0.3, generator=torch.Generator().manual_seed(3))
@@ -299,7 +309,8 @@ def test_dense_abs_model_learns_monosemantic_neurons():
     only exact solution is the construction, one neuron per side of each feature; most instances find it, some
     stop in a local minimum (an output ReLU or one side of a feature left dead), still monosemantic."""
     n, m, inst = 4, 8, 8
-    model = ComputationModel(n, m, inst, generator=torch.Generator().manual_seed(0))
+    model = ComputationModel(ToyModelConfig(kind="abs", n_hidden=m), n_features=n, n_instances=inst,
+                             generator=torch.Generator().manual_seed(0))
     history = train(model, AbsData(n, [1.0] * inst), TrainConfig(steps=2000, lr=1e-2, seed=0), progress=False)
     loss = torch.tensor(history.final)
     labels = classify_neurons(model.W1)

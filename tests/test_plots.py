@@ -10,6 +10,9 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
+from superposition.families import family_of
+from superposition.pages import write_html
+
 from superposition import plots
 from superposition.config import make_config
 from superposition.errors import SuperpositionError
@@ -70,7 +73,7 @@ def test_instance_labels_show_feature_probability(run):
 
 
 def test_every_figure_is_titled_from_the_config(run):
-    for fig in plots.all_figures(run):
+    for fig in family_of(run).figures(run):
         assert isinstance(fig, go.Figure)
         assert "n=5" in title(fig) and "m=2" in title(fig) and "0.9^i" in title(fig)
 
@@ -200,8 +203,8 @@ def test_a_run_whose_weights_disagree_with_its_config_is_refused(run):
 
 
 def test_write_html_is_one_offline_file_with_plotly_once(run, tmp_path):
-    figs = plots.all_figures(run)
-    path = plots.write_html(figs, tmp_path / "report" / "index.html", title=plots.run_title(run.config))
+    figs = family_of(run).figures(run)
+    path = write_html(figs, tmp_path / "report" / "index.html", title=plots.run_title(run.config))
     assert [p.name for p in path.parent.iterdir()] == ["index.html"]  # no temp file left behind
     page = path.read_text(encoding="utf-8")
     assert page.count("* plotly.js v") == 1  # the bundle's banner
@@ -223,6 +226,6 @@ def test_write_html_is_one_offline_file_with_plotly_once(run, tmp_path):
 def test_write_html_replaces_an_existing_file(run, tmp_path):
     path = tmp_path / "index.html"
     path.write_text("old")
-    plots.write_html([plots.loss_history(run)], path, title="t <&>")
+    write_html([plots.loss_history(run)], path, title="t <&>")
     page = path.read_text(encoding="utf-8")
     assert "<title>t &lt;&amp;&gt;</title>" in page and "old" != page

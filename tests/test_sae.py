@@ -133,8 +133,8 @@ def hand_sae(**cfg) -> SparseAutoencoder:
     config = SAEConfig(d_sae=2, **cfg)
     eye = torch.eye(2)[None]
     return SparseAutoencoder.from_weights(
-        config, W_enc=eye, b_enc=torch.tensor([[-0.25, -0.25]]), b_dec=torch.zeros(1, 2),
-        W_dec=None if config.tied else eye,
+        W_enc=eye, b_enc=torch.tensor([[-0.25, -0.25]]), b_dec=torch.zeros(1, 2),
+        W_dec=None if config.tied else eye, config=config,
     )
 
 
@@ -246,14 +246,14 @@ def test_training_is_deterministic_and_weights_round_trip():
     a, b = (r.weights() for r in runs)
     assert a.keys() == {"W_enc", "b_enc", "b_dec", "W_dec"}
     assert all(torch.equal(a[k], b[k]) for k in a)
-    loaded = SparseAutoencoder.from_weights(cfg, **a)
+    loaded = SparseAutoencoder.from_weights(**a, config=cfg)
     x = data.sample(32, gen(5))
     assert torch.allclose(loaded(x), runs[0](x), atol=1e-6)
     assert not torch.allclose(runs[0](x), SparseAutoencoder(cfg, d_in=8, n_instances=2, generator=gen(0))(x))
     with pytest.raises(ConfigError, match=r"^b_dec must be \[2, 8\] to match W_enc"):
-        SparseAutoencoder.from_weights(cfg, a["W_enc"], a["b_enc"], a["b_dec"][:, :3], a["W_dec"])
+        SparseAutoencoder.from_weights(a["W_enc"], a["b_enc"], a["b_dec"][:, :3], a["W_dec"], config=cfg)
     with pytest.raises(ConfigError, match="tied"):
-        SparseAutoencoder.from_weights(cfg, a["W_enc"], a["b_enc"], a["b_dec"])
+        SparseAutoencoder.from_weights(a["W_enc"], a["b_enc"], a["b_dec"], config=cfg)
     with pytest.raises(ConfigError, match=r"input must be \[2 \(or 1\), batch, 8\]"):
         runs[0].loss(torch.zeros(3, 4, 8))
 
@@ -264,8 +264,8 @@ def test_dead_latent_is_detected_and_resampling_revives_it():
     cfg = SAEConfig(d_sae=3, l1=0.01, dead_window=50, resample_every=100)
     # Latents 0 and 1 sit on features 0 and 1; latent 2 points at feature 0 too and never fires.
     D = torch.stack([F[0], F[1], F[0]])[None]
-    sae = SparseAutoencoder.from_weights(cfg, D.transpose(1, 2).clone(), torch.tensor([[0.0, 0.0, -100.0]]),
-                                         torch.zeros(1, 4), D.clone())
+    sae = SparseAutoencoder.from_weights(D.transpose(1, 2).clone(), torch.tensor([[0.0, 0.0, -100.0]]),
+                                         torch.zeros(1, 4), D.clone(), config=cfg)
     log = []
     train(sae, data, TrainConfig(steps=60, batch_size=128, lr=1e-4), hooks=sae_hooks(sae, data, log=log),
           progress=False)

@@ -49,7 +49,10 @@ def test_sae_on_a_toy_instance_round_trips_with_its_truth(tmp_path):
     for name, value in run.model.weights().items():
         assert torch.equal(back.model.weights()[name], value)
     assert list(run.metrics.l1) == [0.1, 0.3]
-    assert {"mmcs", "matched_score", "l0", "explained_variance", "dead_in_training"} <= set(back.metrics.columns)
+    assert {"mmcs", "matched_score", "l0", "explained_variance"} <= set(back.metrics.columns)
+    # what only training saw is kept apart from the measurements, in training.json
+    assert set(back.facts) == {"dead_in_training", "resampled"} and len(back.facts["resampled"]) == 2
+    assert (tmp_path / "sae" / "training.json").is_file()
     # the toy run directory is no longer needed: the analysis reads the stored truth
     import shutil
 
@@ -113,8 +116,16 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
     assert not (tmp_path / "x").exists()
 
 
+def test_a_toy_source_is_a_saved_run_of_its_own(tmp_path):
+    cfg = validate(SAERunConfig, dict(source=dict(kind="toy", toy=TOY.model_dump()), model=dict(d_sae=5)))
+    with pytest.raises(ConfigError, match="reads a trained toy run: set source.run"):
+        train_run(cfg, progress=False)
+
+
 def test_figures_draw_the_dictionary_and_the_sweep(tmp_path):
-    cfg = validate(SAERunConfig, dict(source=dict(kind="toy", toy=TOY.model_dump(), instance=1),
+    train_run(TOY, tmp_path / "toy", progress=False)
+    cfg = validate(SAERunConfig, dict(source=dict(kind="toy", toy=TOY.model_dump(), run=str(tmp_path / "toy"),
+                                                  instance=1),
                                       model=dict(d_sae=5, l1=[0.1, 0.3]), train=dict(steps=100)))
     run = train_run(cfg, progress=False)
     fig = decoder_directions(run)

@@ -5,7 +5,8 @@ import torch
 
 from superposition import DivergenceError, make_config, train_run
 from superposition.data import FeatureData
-from superposition.models import ToyModel, build_model
+from superposition.lab import build_model
+from superposition.models import ToyModel
 from superposition.train import Hook, assign_grad, lr_factor, make_optimizer, set_lr, train
 
 

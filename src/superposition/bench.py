@@ -16,7 +16,7 @@ import torch
 
 from .config import RunConfig, make_config
 from .data import FeatureData
-from .models import build_model
+from .lab import build_model
 from .train import thread_count, train
 
 

@@ -16,49 +16,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .config import ModAddRunConfig, RunConfig, SAERunConfig
 from .errors import ConfigError
+from .families import family_of
 
 FLOAT = 4
 # A parameter lives with its gradient and Adam's first and second moments.
 PER_PARAMETER = 4 * FLOAT
-# Tensors of a batch's size alive at once in a training step (inputs, targets, outputs, residuals, gradients).
-ACTIVATIONS = 8
-
-
-def _toy(config: RunConfig) -> tuple[int, int]:
-    d, m = config.data, config.model
-    n, h, k = d.n_features, m.n_hidden, d.n_instances
-    weights = n * h * (1 if m.kind in ("linear", "relu", "neuron") and m.tied else 2) + n
-    batch = config.train.batch_size * (n + h)
-    return k * weights, k * batch * ACTIVATIONS
-
-
-def _modadd(config: ModAddRunConfig) -> tuple[int, int]:
-    p, m, k = config.data.p, config.model, config.model.n_instances
-    weights = p * m.d_embed + 2 * m.n_hidden * 2 * m.d_embed + p * m.n_hidden + 2 * m.n_hidden + p
-    # Full batch over every pair: [instances, pairs, p] logits and their softmax and gradient, plus the pairs' indices.
-    pairs = p * p
-    return k * weights, k * pairs * (p + m.n_hidden + 2 * m.d_embed) * 3 + pairs * 3 * 2
-
-
-def _sae(config: SAERunConfig) -> tuple[int, int]:
-    src, m, k = config.source, config.model, config.model.n_instances
-    d_in = src.d_in
-    weights = d_in * m.d_sae * (1 if m.tied else 2) + m.d_sae + d_in
-    n_true = src.n_features if src.kind == "sphere" else src.toy.data.n_features
-    batch = config.train.batch_size * (m.d_sae + d_in + n_true)
-    return k * weights, k * batch * ACTIVATIONS + n_true * d_in
 
 
 def estimate_bytes(config: Any) -> int:
     """Bytes a training run of `config` needs at its peak, roughly (see the module's docstring)."""
-    if isinstance(config, ModAddRunConfig):
-        weights, rest = _modadd(config)
-    elif isinstance(config, SAERunConfig):
-        weights, rest = _sae(config)
-    else:
-        weights, rest = _toy(config)
+    weights, rest = family_of(config).memory(config)
     return weights * PER_PARAMETER + rest * FLOAT
 
 

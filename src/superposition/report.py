@@ -25,7 +25,7 @@ from .experiments.base import KINDS
 from .experiments.runner import Section
 from .errors import OutputError
 from .files import GENERATOR, atomic_write_text, check_parent, is_working_directory_or_parent, written_by_us
-from .plots import figure_div
+from .pages import figure_div
 
 TITLE = "Superposition: the literature's claims, reproduced"
 

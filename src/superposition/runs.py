@@ -13,6 +13,7 @@
       truth.safetensors     sae only: true_features [1, n_true, d_in] (unit rows), and for a toy source the toy
                             instance's W [1, n_features, n_hidden]
       history.csv           step, instance, loss (per-instance loss averaged over each logging window)
+      training.json         facts only training knows, one value per instance (sae: dead_in_training, resampled)
       metrics.csv           toy: one row per instance x feature (norms, superposition, dimensionality, geometry ...);
                             modadd and sae: one row per instance
 
@@ -31,6 +32,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -38,10 +40,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import RUN_CONFIGS, FORMAT_VERSION, ModAddRunConfig, RunConfig, SAERunConfig, parse_run_config
+from .config import FORMAT_VERSION, RUN_CONFIGS, parse_run_config
 from .errors import ConfigError, OutputError, RunDirError
+from .families import family_of
 from .files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
-from .models import build_model
 from .train import History
 
 FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
@@ -49,32 +51,37 @@ FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
 
 @dataclass
 class Run:
-    """A trained run: its config, model, loss history (long format) and metrics table."""
+    """A trained run: its config, model, loss history (long format), metrics table, and what its family keeps
+    beside the weights (an SAE's ground truth; facts only training knew)."""
 
-    config: RunConfig | ModAddRunConfig | SAERunConfig
+    config: Any
     model: nn.Module
     history: pd.DataFrame
     metrics: pd.DataFrame | None = None
     path: Path | None = None
-    truth: dict[str, torch.Tensor] | None = None  # an SAE's ground truth (truth.safetensors)
+    truth: dict[str, torch.Tensor] | None = None  # truth.safetensors (an SAE's true features)
+    facts: dict[str, list[Any]] | None = None  # training.json
 
     @property
     def W(self) -> torch.Tensor:
         """Feature directions in the hidden layer, `[n_instances, n_features, n_hidden]` (W1 for the abs model)."""
-        if self.config.family != "toy":
+        features = family_of(self).features
+        if features is None:
             raise RunDirError(f"{self.path or 'this run'} is a {self.config.family} run, which has no feature matrix W")
-        weights = self.model.weights()
-        return weights["W"] if "W" in weights else weights["W1"]
+        return features(self)
 
     @property
     def b(self) -> torch.Tensor | None:
         b = getattr(self.model, "b", None)
         return None if b is None else b.detach()
 
-    def final_loss(self) -> list[float]:
-        """Per-instance loss in the last logged window."""
-        last = self.history[self.history.step == self.history.step.max()].sort_values("instance")
-        return last.loss.tolist()
+    def final_loss(self, share: float | None = None) -> list[float]:
+        """Per-instance loss in the last logged window, or averaged over the last `share` of the logged steps (a
+        single window is too noisy to rank fits at high sparsity)."""
+        steps = sorted(self.history.step.unique())
+        kept = steps[-1:] if share is None else steps[-max(1, round(share * len(steps))):]
+        last = self.history[self.history.step.isin(kept)]
+        return last.groupby("instance").loss.mean().sort_index().tolist()
 
 
 def history_frame(history: History) -> pd.DataFrame:
@@ -144,6 +151,8 @@ def save_run(run: Run, path: str | Path, *, overwrite: bool = False) -> Path:
             run.history.to_csv(tmp / "history.csv", index=False)
             if run.metrics is not None:
                 run.metrics.to_csv(tmp / "metrics.csv", index=False)
+            if run.facts:
+                (tmp / "training.json").write_text(json.dumps(run.facts, indent=1) + "\n")
             for f in tmp.iterdir():
                 os.chmod(f, creation_mode())  # safetensors writes 0600 whatever the umask
                 with open(f, "rb") as fh:
@@ -266,31 +275,14 @@ def _check_metrics(file: Path, metrics: pd.DataFrame, rows: int) -> None:
                           f"and columns {list(metrics.columns)[:6]}")
 
 
-def _metrics_rows(config) -> tuple[int, int]:
-    """(instances, rows of metrics.csv) of a run config."""
-    if isinstance(config, RunConfig):
-        return config.data.n_instances, config.data.n_instances * config.data.n_features
-    n = config.model.n_instances
-    return n, n
-
-
-def _check_truth(file: Path, truth: dict[str, torch.Tensor], config: SAERunConfig) -> None:
-    src = config.source
-    features = truth.get("true_features")
-    if features is None or features.ndim != 3 or features.shape[0] != 1 or features.shape[2] != src.d_in:
-        raise RunDirError(f"{file}: true_features must be [1, n_true, {src.d_in}], got "
-                          f"{None if features is None else tuple(features.shape)}")
-    if src.kind == "sphere" and features.shape[1] != src.n_features:
-        raise RunDirError(f"{file}: true_features holds {features.shape[1]} features, config.json says "
-                          f"{src.n_features}")
-    if src.kind == "toy":
-        expected = (1, src.toy.data.n_features, src.toy.model.n_hidden)
-        if "W" not in truth or tuple(truth["W"].shape) != expected:
-            raise RunDirError(f"{file}: W must be {list(expected)} for this toy source, got "
-                              f"{tuple(truth['W'].shape) if 'W' in truth else 'nothing'}")
-    extra = sorted(set(truth) - {"true_features", "W"})
-    if extra:
-        raise RunDirError(f"{file}: unexpected tensor {extra[0]!r}")
+def _read_facts(file: Path, n_instances: int) -> dict[str, list[Any]]:
+    try:
+        facts = json.loads(file.read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        raise RunDirError(f"{file} is corrupt: {e}") from None
+    if not isinstance(facts, dict) or not all(isinstance(v, list) and len(v) == n_instances for v in facts.values()):
+        raise RunDirError(f"{file} is corrupt: expected one list of {n_instances} values per fact")
+    return facts
 
 
 def load_run(path: str | Path, device: str | None = None) -> Run:
@@ -327,28 +319,33 @@ def _load(path: Path, device: str | None) -> Run:
     if device is not None:
         config = config.model_copy(update={"train": config.train.model_copy(update={"device": device})})
     tensors = _read_tensors(path / "weights.safetensors", config.train.device)
+    family = family_of(config)
     # Shapes first, on the meta device (nothing allocated), so a config.json claiming huge sizes fails here.
     meta = config.model_copy(update={"train": config.train.model_copy(update={"device": "meta"})})
-    expected, got = _shapes(build_model(meta).weights()), _shapes(tensors)
+    expected, got = _shapes(family.build_model(meta, None).weights()), _shapes(tensors)
     if expected != got:
         raise RunDirError(f"{path / 'weights.safetensors'} does not match config.json: expected {expected}, got {got}")
-    model = build_model(config)
+    model = family.build_model(config, None)
     with torch.no_grad():
         for name, value in tensors.items():
             getattr(model, name).copy_(value)
     truth = None
-    if (path / "truth.safetensors").is_file():
-        if not isinstance(config, SAERunConfig):
+    if family.truth is None:
+        if (path / "truth.safetensors").exists():
             raise RunDirError(f"{path / 'truth.safetensors'}: only sparse-autoencoder runs have a truth file")
+    elif not (path / "truth.safetensors").is_file():
+        raise RunDirError(f"{path} is not a complete {family.name} run directory: truth.safetensors is missing")
+    else:
         truth = _read_tensors(path / "truth.safetensors", config.train.device)
-        _check_truth(path / "truth.safetensors", truth, config)
-    elif isinstance(config, SAERunConfig):
-        raise RunDirError(f"{path} is not a complete SAE run directory: truth.safetensors is missing")
-    n_instances, metric_rows = _metrics_rows(config)
+        problem = family.check_truth(config, truth) if family.check_truth else None
+        if problem:
+            raise RunDirError(f"{path / 'truth.safetensors'}: {problem}")
+    n_instances = config.n_instances
     history = _read_table(path / "history.csv")
     _check_history(path / "history.csv", history, n_instances)
     metrics = None
     if (path / "metrics.csv").is_file():
         metrics = _read_table(path / "metrics.csv")
-        _check_metrics(path / "metrics.csv", metrics, metric_rows)
-    return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth)
+        _check_metrics(path / "metrics.csv", metrics, family.metric_rows(config))
+    facts = _read_facts(path / "training.json", n_instances) if (path / "training.json").is_file() else None
+    return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth, facts=facts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -68,9 +68,10 @@ class RunConfigBase(Strict):
     (`TRAIN_DEFAULTS`: a partial `train` section keeps them for the keys it leaves out)."""
 
     TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {}
-    family: str
     format_version: int = FORMAT_VERSION
-    train: TrainConfig
+    if TYPE_CHECKING:  # declared by each family's config, in its own field order (config.json's key order)
+        family: str
+        train: TrainConfig
 
     @model_validator(mode="before")
     @classmethod

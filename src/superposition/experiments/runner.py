@@ -12,18 +12,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..config import ModAddRunConfig, RunConfig, SAERunConfig
 from ..errors import ConfigError, SuperpositionError
+from ..families import family_of
 from ..lab import analyze, train_run
 from ..runs import Run, load_run
 from .base import Experiment, Findings, complete
 
 
-AnyConfig = RunConfig | ModAddRunConfig | SAERunConfig
-
-
-def config_hash(config: AnyConfig) -> str:
+def config_hash(config: Any) -> str:
     """A short, stable digest of everything that determines a run."""
     return hashlib.sha256(config.to_json().encode()).hexdigest()[:12]
 
@@ -50,26 +48,15 @@ def select(experiments: Sequence[Experiment], only: Sequence[str] | None) -> lis
     return [e for e in experiments if e.name in only]
 
 
-def reanalyzed(run: Run) -> Run:
-    """A reused run with its metrics computed by the current analysis (the stored table may predate a change);
-    columns only training could measure (e.g. an SAE's dead latents during training) are kept."""
-    fresh = analyze(run)
-    if run.metrics is not None and len(run.metrics) == len(fresh):
-        for col in run.metrics.columns:
-            if col not in fresh.columns:
-                fresh[col] = run.metrics[col].to_numpy()
-    run.metrics = fresh
-    return run
-
-
-def cached_run(config: AnyConfig, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
+def cached_run(config: Any, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
     """Load the run of `config` from `directory` if it is there and intact, else train and save it.
     Returns the run and whether it was reused."""
     if directory.exists():
         try:
             run = load_run(directory)
             if run.config == config:
-                return reanalyzed(run), True
+                run.metrics = analyze(run)  # the stored table may predate a change in the analysis
+                return run, True
         except SuperpositionError:
             pass  # corrupt or stale: train it again, replacing it atomically
     # A stale or corrupt cached run is one of ours (named by its config hash): replace it.
@@ -84,6 +71,9 @@ def run_experiment(
     runs: dict[str, Run] = {}
     reused = 0
     for name, config in configs.items():
+        resolve = family_of(config).resolve
+        if resolve is not None:  # a run that reads another (an SAE on a toy run): point it at that run's directory
+            config = resolve(config, runs)
         directory = out / "runs" / experiment.name / f"{name}-{config_hash(config)}"
         run, was_cached = cached_run(config, directory, progress=progress, description=f"{experiment.name}/{name}")
         runs[name] = run

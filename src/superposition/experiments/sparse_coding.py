@@ -56,16 +56,17 @@ L1_TRADEOFF = ClaimSpec(
     "inputs).", SOURCE)
 
 
-def _toy_source(quick: bool) -> dict:
-    # n = 5 features in m = 2 at 1-S = 0.05: the ReLU toy model stores all five as a pentagon.
-    toy = make_config(data=dict(n_features=5, feature_probability=[0.05]), model=dict(kind="relu", n_hidden=2),
-                      train=dict(steps=2_000 if quick else 10_000, lr=3e-3 if quick else 1e-3, seed=0))
-    return {"kind": "toy", "toy": toy.model_dump()}
+def toy_source(quick: bool):
+    """n = 5 features in m = 2 at 1-S = 0.05: the ReLU toy model stores all five as a pentagon."""
+    return make_config(data=dict(n_features=5, feature_probability=[0.05]), model=dict(kind="relu", n_hidden=2),
+                       train=dict(steps=2_000 if quick else 10_000, lr=3e-3 if quick else 1e-3, seed=0))
 
 
-def sparse_coding_configs(quick: bool) -> dict[str, SAERunConfig]:
-    configs = {"toy": validate(SAERunConfig, dict(
-        source=_toy_source(quick), model=dict(d_sae=5, l1=TOY_L1),
+def sparse_coding_configs(quick: bool) -> dict:
+    toy = toy_source(quick)
+    # The toy model is a run of its own (trained, saved and cached first); the SAE reads its directory.
+    configs = {"toy-source": toy, "toy": validate(SAERunConfig, dict(
+        source={"kind": "toy", "toy": toy.model_dump()}, model=dict(d_sae=5, l1=TOY_L1),
         train=dict(steps=2_000 if quick else 10_000, lr=3e-3 if quick else 1e-3),
     ))}
     sphere = QUICK_SPHERE if quick else SPHERE

@@ -27,7 +27,8 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .toy import check_sizes, xavier_normal
+from ..config import ModAddModelConfig
+from .base import check_sizes, xavier_normal
 
 Activation = Literal["bilinear", "relu"]
 LossKind = Literal["ce", "mse"]
@@ -36,34 +37,28 @@ LossKind = Literal["ce", "mse"]
 class BilinearModAdd(nn.Module):
     """Embedding, bilinear (or ReLU) hidden layer and unembedding for `n_instances` independent copies.
 
-    >>> model = BilinearModAdd(p=7, d_embed=4, n_hidden=8, n_instances=2, generator=torch.Generator().manual_seed(0))
+    >>> config = ModAddModelConfig(d_embed=4, n_hidden=8, n_instances=2)
+    >>> model = BilinearModAdd(config, p=7, generator=torch.Generator().manual_seed(0))
     >>> model.logits(torch.tensor([1, 2]), torch.tensor([3, 4])).shape
     torch.Size([2, 2, 7])
     """
 
     def __init__(
         self,
+        config: ModAddModelConfig,
+        *,
         p: int,
-        d_embed: int,
-        n_hidden: int,
-        n_instances: int = 1,
         generator: torch.Generator | None = None,
         device: str | torch.device = "cpu",
-        *,
-        bias: bool = False,
-        layer_norm: bool = False,
-        activation: Activation = "bilinear",
-        loss_kind: LossKind = "ce",
         dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
-        check_sizes(d_embed, n_hidden, n_instances)
+        d_embed, n_hidden, n_instances = config.d_embed, config.n_hidden, config.n_instances
+        check_sizes(d_embed=d_embed, n_hidden=n_hidden, n_instances=n_instances)
         if p < 2:
             raise ConfigError(f"p must be at least 2, got {p}")
-        if activation not in ("bilinear", "relu"):
-            raise ConfigError(f"activation must be 'bilinear' or 'relu', got {activation!r}")
-        if loss_kind not in ("ce", "mse"):
-            raise ConfigError(f"loss_kind must be 'ce' or 'mse', got {loss_kind!r}")
+        self.config = config
+        bias, layer_norm, activation, loss_kind = config.bias, config.layer_norm, config.kind, config.loss
         self.p, self.d_embed, self.n_hidden, self.n_instances = p, d_embed, n_hidden, n_instances
         self.bias, self.layer_norm, self.activation, self.loss_kind = bias, layer_norm, activation, loss_kind
 
@@ -117,8 +112,9 @@ class BilinearModAdd(nn.Module):
             raise ConfigError(f"U must be [n_instances, p, n_hidden] = [{n_inst}, {p}, n_hidden], got {tuple(U.shape)}")
         n_hidden = U.shape[2]
         bias = "bU" in w
-        model = cls(p, d, n_hidden, n_inst, device=embed.device, bias=bias, layer_norm=layer_norm,
-                    activation=activation, loss_kind=loss_kind, dtype=embed.dtype)
+        config = ModAddModelConfig(kind=activation, d_embed=d, n_hidden=n_hidden, n_instances=n_inst, bias=bias,
+                                   layer_norm=layer_norm, loss=loss_kind)
+        model = cls(config, p=p, device=embed.device, dtype=embed.dtype)
         shapes = {"embed": (n_inst, p, d), "U": (n_inst, p, n_hidden), "bU": (n_inst, p)}
         for name in hidden_names:
             shapes[name] = (n_inst, n_hidden, 2 * d)

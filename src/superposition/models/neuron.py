@@ -27,10 +27,11 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .toy import check_sizes, weighted_mse, xavier_normal
+from ..config import ToyModelConfig
+from .base import check_kind, check_sizes, weighted_mse, xavier_normal
 
 
-INITS = ("xavier_normal", "kaiming_uniform")
+INITS = ("xavier_normal", "kaiming_uniform", "zeros")
 
 
 def kaiming_uniform(
@@ -51,6 +52,8 @@ def kaiming_uniform(
 def _init_weights(init: str, shape: tuple[int, int, int], generator, device) -> Tensor:
     if init not in INITS:
         raise ConfigError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    if init == "zeros":
+        return torch.zeros(shape, device=device)
     return (kaiming_uniform if init == "kaiming_uniform" else xavier_normal)(shape, generator, device)
 
 
@@ -62,25 +65,29 @@ def _check_shape(name: str, t: Tensor | None, shape: tuple[int, ...], meaning: s
 class NeuronModel(nn.Module):
     """Tied autoencoder with a ReLU on the hidden layer: h = ReLU(W x), x' = ReLU(W^T h + b).
 
-    >>> model = NeuronModel(n_features=5, n_hidden=3, n_instances=2, generator=torch.Generator().manual_seed(0))
+    >>> config = ToyModelConfig(kind="neuron", n_hidden=3)
+    >>> model = NeuronModel(config, n_features=5, n_instances=2, generator=torch.Generator().manual_seed(0))
     >>> model(torch.rand(2, 16, 5)).shape
     torch.Size([2, 16, 5])
     """
 
     def __init__(
         self,
+        config: ToyModelConfig,
+        *,
         n_features: int,
-        n_hidden: int,
         n_instances: int,
         generator: torch.Generator | None = None,
         device: str | torch.device = "cpu",
-        bias: bool = True,
     ):
         super().__init__()
-        check_sizes(n_features, n_hidden, n_instances)
+        check_kind(type(self), config.kind, ("neuron",))
+        n_hidden = config.n_hidden
+        check_sizes(n_features=n_features, n_hidden=n_hidden, n_instances=n_instances)
+        self.config = config
         self.n_features, self.n_hidden, self.n_instances = n_features, n_hidden, n_instances
-        self.W = nn.Parameter(xavier_normal((n_instances, n_features, n_hidden), generator, device))
-        self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if bias else None
+        self.W = nn.Parameter(_init_weights(config.init, (n_instances, n_features, n_hidden), generator, device))
+        self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if config.bias else None
 
     @classmethod
     def from_weights(
@@ -91,7 +98,8 @@ class NeuronModel(nn.Module):
             raise ConfigError(f"W must be [n_instances, n_features, n_hidden], got shape {tuple(W.shape)}")
         n_inst, n_feat, n_hidden = W.shape
         _check_shape("b", b, (n_inst, n_feat), "[n_instances, n_features]")
-        model = cls(n_feat, n_hidden, n_inst, device=W.device, bias=b is not None)
+        config = ToyModelConfig(kind="neuron", n_hidden=n_hidden, bias=b is not None, init="zeros")
+        model = cls(config, n_features=n_feat, n_instances=n_inst, device=W.device)
         with torch.no_grad():
             model.W.copy_(W)
             if b is not None:
@@ -153,27 +161,30 @@ class ComputationModel(nn.Module):
     Trained with targets |x| (x uniform on [-1, 1) where active); the model itself fits whatever `batch.target` is.
     `init` starts W1 and W2 from xavier-normal per matrix (the default) or from ARENA's `kaiming_uniform`.
 
-    >>> model = ComputationModel(n_features=4, n_hidden=8, n_instances=2, generator=torch.Generator().manual_seed(0))
+    >>> config = ToyModelConfig(kind="abs", n_hidden=8)
+    >>> model = ComputationModel(config, n_features=4, n_instances=2, generator=torch.Generator().manual_seed(0))
     >>> model(torch.rand(2, 16, 4) * 2 - 1).shape
     torch.Size([2, 16, 4])
     """
 
     def __init__(
         self,
+        config: ToyModelConfig,
+        *,
         n_features: int,
-        n_hidden: int,
         n_instances: int,
         generator: torch.Generator | None = None,
         device: str | torch.device = "cpu",
-        bias: bool = True,
-        init: str = "xavier_normal",
     ):
         super().__init__()
-        check_sizes(n_features, n_hidden, n_instances)
+        check_kind(type(self), config.kind, ("abs",))
+        n_hidden = config.n_hidden
+        check_sizes(n_features=n_features, n_hidden=n_hidden, n_instances=n_instances)
+        self.config = config
         self.n_features, self.n_hidden, self.n_instances = n_features, n_hidden, n_instances
-        self.W1 = nn.Parameter(_init_weights(init, (n_instances, n_features, n_hidden), generator, device))
-        self.W2 = nn.Parameter(_init_weights(init, (n_instances, n_hidden, n_features), generator, device))
-        self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if bias else None
+        self.W1 = nn.Parameter(_init_weights(config.init, (n_instances, n_features, n_hidden), generator, device))
+        self.W2 = nn.Parameter(_init_weights(config.init, (n_instances, n_hidden, n_features), generator, device))
+        self.b = nn.Parameter(torch.zeros(n_instances, n_features, device=device)) if config.bias else None
 
     @classmethod
     def from_weights(
@@ -188,7 +199,8 @@ class ComputationModel(nn.Module):
         n_inst, n_feat, n_hidden = W1.shape
         _check_shape("W2", W2, (n_inst, n_hidden, n_feat), "[n_instances, n_hidden, n_features]")
         _check_shape("b", b, (n_inst, n_feat), "[n_instances, n_features]")
-        model = cls(n_feat, n_hidden, n_inst, device=W1.device, bias=b is not None)
+        config = ToyModelConfig(kind="abs", n_hidden=n_hidden, bias=b is not None, init="zeros")
+        model = cls(config, n_features=n_feat, n_instances=n_inst, device=W1.device)
         with torch.no_grad():
             model.W1.copy_(W1)
             model.W2.copy_(W2)

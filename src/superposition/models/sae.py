@@ -62,6 +62,7 @@ class SparseAutoencoder(nn.Module):
     def __init__(
         self,
         config: SAEConfig,
+        *,
         d_in: int,
         n_instances: int = 1,
         generator: torch.Generator | None = None,
@@ -88,16 +89,20 @@ class SparseAutoencoder(nn.Module):
     @classmethod
     def from_weights(
         cls,
-        config: SAEConfig,
         W_enc: Float[Tensor, "inst d_in d_sae"],
         b_enc: Float[Tensor, "inst d_sae"],
         b_dec: Float[Tensor, "inst d_in"],
         W_dec: Float[Tensor, "inst d_sae d_in"] | None = None,
+        *,
+        config: SAEConfig | None = None,
     ) -> "SparseAutoencoder":
-        """Build an autoencoder around given weights, e.g. `from_weights(sae.config, **sae.weights())`."""
+        """Build an autoencoder around given weights, e.g. `from_weights(**sae.weights(), config=sae.config)`; without
+        a config, a ReLU autoencoder with the default L1, tied when no W_dec is given."""
         if W_enc.ndim != 3:
             raise ConfigError(f"W_enc must be [n_instances, d_in, d_sae], got shape {tuple(W_enc.shape)}")
         n_inst, d_in, d_sae = W_enc.shape
+        if config is None:
+            config = SAEConfig(d_sae=d_sae, tied=W_dec is None)
         if d_sae != config.d_sae:
             raise ConfigError(f"W_enc has {d_sae} latents but config.d_sae is {config.d_sae}")
         expected = {"b_enc": (b_enc, (n_inst, d_sae)), "b_dec": (b_dec, (n_inst, d_in))}

@@ -15,24 +15,7 @@ from torch import Tensor, nn
 
 from ..config import ToyModelConfig
 from ..errors import ConfigError
-
-
-def xavier_normal(
-    shape: tuple[int, int, int], generator: torch.Generator | None, device: str | torch.device
-) -> Float[Tensor, "inst a b"]:
-    """Xavier-normal per instance: std = sqrt(2 / (fan_in + fan_out)) of each [a, b] matrix, so an instance starts the
-    same whatever the sweep's size. (The original notebook calls torch's xavier_normal_ on the stacked [inst, a, b]
-    tensor, whose fans are a·b and inst·b: std sqrt(2 / (b (a + inst))), smaller and dependent on the instance
-    count. The investigations under investigations/ that ran the notebook's own setting used its init.)"""
-    std = (2.0 / (shape[1] + shape[2])) ** 0.5
-    return torch.empty(shape, device=device).normal_(0.0, std, generator=generator)
-
-
-def check_sizes(n_features: int, n_hidden: int, n_instances: int) -> None:
-    if min(n_features, n_hidden, n_instances) <= 0:
-        raise ConfigError(
-            f"sizes must be positive, got n_features={n_features}, n_hidden={n_hidden}, n_instances={n_instances}"
-        )
+from .base import check_kind, check_sizes, weighted_mse, xavier_normal
 
 
 class ToyModel(nn.Module):
@@ -47,12 +30,15 @@ class ToyModel(nn.Module):
     def __init__(
         self,
         config: ToyModelConfig,
+        *,
         n_features: int,
         n_instances: int,
         generator: torch.Generator | None = None,
         device: str | torch.device = "cpu",
     ):
         super().__init__()
+        check_kind(type(self), config.kind, ("linear", "relu"))
+        check_sizes(n_features=n_features, n_hidden=config.n_hidden, n_instances=n_instances)
         self.config = config
         self.n_features, self.n_instances, self.n_hidden = n_features, n_instances, config.n_hidden
         shape = (n_instances, n_features, config.n_hidden)
@@ -151,11 +137,3 @@ class ToyModel(nn.Module):
         if self.W_dec is not None:
             out["W_dec"] = self.W_dec.detach()
         return out
-
-
-def weighted_mse(
-    pred: Float[Tensor, "inst batch feat"], target: Float[Tensor, "inst batch feat"], weight: Tensor
-) -> Float[Tensor, "inst"]:
-    """Importance-weighted squared error averaged over batch and features, per instance (the paper's code)."""
-    return (weight * (pred - target).square()).mean(dim=(1, 2))
-

@@ -37,7 +37,6 @@ from ..analysis.metrics import wtw
 from ..analysis.table import feature_table
 from ..config import RunConfig
 from ..errors import SuperpositionError
-from ..files import GENERATOR, atomic_write_text
 from ..runs import Run
 
 # Most important features drawn darkest, so they stand out on the white background.
@@ -52,70 +51,18 @@ PANEL = 230  # pixels per panel side: five panels fit the report's width
 
 # ---------------------------------------------------------------- titles from the config
 
-MODEL_NAMES = {
-    "linear": "linear model",
-    "relu": "ReLU output model",
-    "neuron": "ReLU hidden layer (neuron model)",
-    "abs": "computation model",
-}
-
-
 def run_title(config) -> str:
-    """One line describing a run, e.g. 'ReLU output model · n=5 features, m=2 hidden · 10 instances · importance 0.9^i'."""
-    if config.family == "modadd":
-        from .modadd import modadd_title
+    """One line describing a run (its family's title)."""
+    from ..families import family_of
 
-        return modadd_title(config)
-    if config.family == "sae":
-        from .dictionary import sae_title
-
-        return sae_title(config)
-    data, model = config.data, config.model
-    kind = MODEL_NAMES[model.kind]
-    n_inst = data.n_instances
-    parts = [
-        kind,
-        f"n={data.n_features} features, m={model.n_hidden} hidden",
-        f"{n_inst} instance{'s' if n_inst != 1 else ''}",
-        _importance_text(config),
-    ]
-    if not model.tied:
-        parts.append("untied decoder")
-    if not model.bias:
-        parts.append("no bias")
-    if data.target == "abs":
-        parts.append("target |x|")
-    if data.magnitude != "uniform":
-        parts.append(f"{data.magnitude} magnitudes")
-    if data.correlated_pairs:
-        parts.append(f"{data.correlated_pairs} correlated pair{'s' if data.correlated_pairs != 1 else ''}")
-    if data.anticorrelated_pairs:
-        parts.append(f"{data.anticorrelated_pairs} anticorrelated pair{'s' if data.anticorrelated_pairs != 1 else ''}")
-    return " · ".join(parts)
-
-
-def _importance_text(config: RunConfig) -> str:
-    data = config.data
-    if data.importance_decay is not None:
-        return f"importance {data.importance_decay:g}^i"
-    table = data.importance_table()
-    if bool((table == table[0, 0]).all()):
-        return "equal importance"
-    return "importance given per feature"
+    return family_of(config).title(config)
 
 
 def instance_label(config, instance: int) -> str:
-    """The feature probability of one instance, e.g. '1−S = 0.2' (or 'mean 1−S = 0.2' when features differ);
-    for modular addition, which initialisation it is."""
-    if config.family == "modadd":
-        return f"init {instance}"
-    if config.family == "sae":
-        l1 = config.model.resolved_l1(config.model.n_instances)[instance]
-        return f"L1 = {l1:g}" if config.model.activation == "relu" else f"instance {instance}"
-    p = config.data.probability()[instance]
-    if bool((p == p[0]).all()):
-        return f"1−S = {float(p[0]):.3g}"
-    return f"mean 1−S = {float(p.mean()):.3g}"
+    """What tells one instance from another (its family's label): '1−S = 0.2', 'init 3', 'L1 = 0.1'."""
+    from ..families import family_of
+
+    return family_of(config).instance_label(config, instance)
 
 
 def _figure_title(name: str, config: RunConfig, note: str = "") -> str:
@@ -528,24 +475,6 @@ def polysemantic_neurons(run: Run) -> go.Figure:
     return fig
 
 
-def all_figures(run: Run, instances: Sequence[int] | None = None) -> list[go.Figure]:
-    """Every figure of this module for one run, in reading order."""
-    if run.config.family == "modadd":
-        from .modadd import modadd_figures
-
-        return modadd_figures(run)
-    if run.config.family == "sae":
-        from .dictionary import sae_figures
-
-        return sae_figures(run)
-    if run.config.model.kind in ("neuron", "abs"):
-        return [neurons(run, instances), polysemantic_neurons(run), loss_history(run, instances)]
-    return [
-        fig(run, instances=instances)
-        for fig in (features_2d, wtw_and_norms, dimensionality_scatter, interference, bias, loss_history)
-    ]
-
-
 # ---------------------------------------------------------------- one offline HTML file
 
 
@@ -604,42 +533,10 @@ def phase_diagrams(
     return fig
 
 
-def figure_div(fig: go.Figure, div_id: str, with_plotlyjs: bool = False) -> str:
-    """One figure as an HTML fragment; `with_plotlyjs` embeds the whole plotly.js bundle (do it once per page)."""
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=with_plotlyjs,
-        include_mathjax=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
-    )
-
-
-def write_html(figs: Sequence[go.Figure], path: str | Path, *, title: str) -> Path:
-    """Write `figs` into one self-contained HTML page (plotly.js embedded once, no network), atomically.
-
-    Each figure sits in `<div class="sp-figure">` around plotly's own div with id `figure-<index>`.
-    """
-    body = "\n".join(
-        f'<div class="sp-figure">\n{figure_div(fig, f"figure-{i}", with_plotlyjs=i == 0)}\n</div>'
-        for i, fig in enumerate(figs)
-    )
-    text = html.escape(title)
-    page = (
-        f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{GENERATOR}\n"
-        f"<title>{text}</title>\n"
-        "<style>body{font-family:sans-serif;margin:1.5em} .sp-figure{margin:1.5em 0}</style>\n"
-        f"</head>\n<body>\n<h1>{text}</h1>\n{body}\n</body>\n</html>\n"
-    )
-    return atomic_write_text(path, page)
-
-
 __all__ = [
-    "all_figures",
     "bias",
     "dimensionality_scatter",
     "features_2d",
-    "figure_div",
     "instance_label",
     "interference",
     "loss_history",
@@ -647,6 +544,5 @@ __all__ = [
     "phase_diagrams",
     "polysemantic_neurons",
     "run_title",
-    "write_html",
     "wtw_and_norms",
 ]

@@ -14,23 +14,7 @@ from plotly.subplots import make_subplots
 from ..config import SAERunConfig
 from ..errors import SuperpositionError
 from ..runs import Run
-from . import PANEL, TEMPLATE, _cell, _colour, _equal_aspect, _grid, instance_label
-
-
-def sae_title(config: SAERunConfig) -> str:
-    """One line describing an SAE run, e.g. 'SAE (ReLU + L1), 5 latents, untied · on toy n=5, m=2 (1−S = 0.05)'."""
-    m, src = config.model, config.source
-    kind = "TopK, k=" + str(m.k) if m.activation == "topk" else "ReLU + L1"
-    parts = [f"SAE ({kind}), {m.d_sae} latents, {'tied' if m.tied else 'untied'}"]
-    if src.kind == "toy":
-        p = src.toy.data.probability()[src.instance]
-        parts.append(f"on the hidden layer of a {src.toy.model.kind} toy model, n={src.toy.data.n_features}, "
-                     f"m={src.toy.model.n_hidden}, 1−S = {float(p.mean()):.3g}")
-    else:
-        parts.append(f"on {src.n_features} random unit features in {src.d} dimensions, {src.n_active:g} active "
-                     "on average" + (f", correlation {src.correlation:g}" if src.correlation else ""))
-    parts.append(f"{config.train.steps} steps")
-    return " · ".join(parts)
+from . import PANEL, TEMPLATE, _cell, _colour, _equal_aspect, _grid, instance_label, run_title
 
 
 def _sae(run: Run) -> None:
@@ -70,7 +54,7 @@ def decoder_directions(run: Run, instances: Sequence[int] | None = None, max_col
         fig.update_xaxes(range=[-1.15, 1.15], showticklabels=False, row=r, col=c)
         fig.update_yaxes(range=[-1.15, 1.15], showticklabels=False, row=r, col=c)
         _equal_aspect(fig, r, c)
-    fig.update_layout(title=f"<b>Learned dictionary over the true features</b><br><sup>{sae_title(run.config)}</sup>",
+    fig.update_layout(title=f"<b>Learned dictionary over the true features</b><br><sup>{run_title(run.config)}</sup>",
                       template=TEMPLATE, width=max(cols * PANEL + 120, 520), height=rows * PANEL + 160,
                       legend=dict(orientation="h", y=-0.05))
     return fig
@@ -137,4 +121,4 @@ def sae_figures(run: Run) -> list[go.Figure]:
     return figs + [loss_history(run)]
 
 
-__all__ = ["decoder_directions", "recovery_curves", "recovery_heatmap", "sae_figures", "sae_title"]
+__all__ = ["decoder_directions", "recovery_curves", "recovery_heatmap", "sae_figures"]

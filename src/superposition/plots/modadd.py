@@ -13,36 +13,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..analysis.fourier import frequency_share
-from ..analysis.modadd import can_unmix, unmix
+from ..analysis.modadd import can_involute, can_unmix, unmix
+from ..families.modadd import LOSS_NAMES
 from ..config import ModAddRunConfig
 from ..errors import SuperpositionError
 from ..runs import Run
-from . import DIVERGING_SCALE, TEMPLATE
-
-LOSS_NAMES = {"ce": "cross-entropy", "mse": "squared error"}
-
-
-def modadd_title(config: ModAddRunConfig) -> str:
-    """One line describing a run, e.g. 'bilinear MLP · p=113, d=4, 16 hidden · 4 inits · cross-entropy · AdamW λ=0.1'."""
-    m, t = config.model, config.train
-    n = m.n_instances
-    parts = [
-        f"{'bilinear' if m.kind == 'bilinear' else 'ReLU'} MLP for (a + b) mod p",
-        f"p={config.data.p}, d={m.d_embed}, {m.n_hidden} hidden",
-        f"{n} init{'s' if n != 1 else ''}",
-        f"{LOSS_NAMES[m.loss]}",
-        f"{t.optimizer.replace('adamw', 'AdamW').replace('adam', 'Adam')} λ={t.resolved_weight_decay:g}",
-        f"{t.steps} steps",
-    ]
-    if m.layer_norm:
-        parts.append("layer norm")
-    if m.bias:
-        parts.append("biases")
-    return " · ".join(parts)
-
+from . import DIVERGING_SCALE, TEMPLATE, run_title
 
 def _title(name: str, config: ModAddRunConfig, note: str = "") -> str:
-    return f"<b>{html.escape(name)}</b>{' · ' + html.escape(note) if note else ''}<br><sup>{modadd_title(config)}</sup>"
+    return f"<b>{html.escape(name)}</b>{' · ' + html.escape(note) if note else ''}<br><sup>{run_title(config)}</sup>"
 
 
 def _modadd(run: Run, instance: int) -> None:
@@ -53,25 +32,27 @@ def _modadd(run: Run, instance: int) -> None:
 
 
 def _unmixed(run: Run, instance: int):
-    """(original, unmixed) weights of one instance as float64 tensors, or unmixed None when it does not apply."""
+    """(original, unmixed, how) for one instance, weights as float64 tensors: unmixed by the note's involution
+    where it applies (d = 4), else by the general inverse; unmixed is None when no unmixing applies."""
     w = {k: v[instance : instance + 1].double() for k, v in run.model.weights().items()}
     from ..models.bilinear import BilinearModAdd
 
     m = run.config.model
     model = BilinearModAdd.from_weights(w, layer_norm=m.layer_norm, loss_kind=m.loss)
     if m.kind != "bilinear" or not can_unmix(model):
-        return w, None
-    return w, unmix(model).weights()
+        return w, None, ""
+    how = "involution" if can_involute(model) else "inverse"
+    return w, unmix(model, how).weights(), how
 
 
 def frequency_shares(run: Run, instance: int = 0, min_share: float = 0.02) -> go.Figure:
     """Share of each embedding column's squared norm per frequency (columns as rows), before and after unmixing.
     Only frequencies reaching `min_share` in some column are drawn."""
     _modadd(run, instance)
-    original, unmixed = _unmixed(run, instance)
+    original, unmixed, how = _unmixed(run, instance)
     panels = [("learned embedding", original["embed"])]
     if unmixed is not None:
-        panels.append(("unmixed embedding", unmixed["embed"]))
+        panels.append((f"unmixed embedding ({how})", unmixed["embed"]))
     shares = [frequency_share(e)[0].numpy() for _, e in panels]  # [d, n_freq]
     keep = sorted(set(np.nonzero(np.max([s.max(0) for s in shares], axis=0) >= min_share)[0].tolist()))
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.12)
@@ -95,13 +76,13 @@ def frequency_shares(run: Run, instance: int = 0, min_share: float = 0.02) -> go
 def bilinear_weights(run: Run, instance: int = 0) -> go.Figure:
     """L and R as heatmaps (hidden unit × input column), before and after unmixing the embedding."""
     _modadd(run, instance)
-    original, unmixed = _unmixed(run, instance)
+    original, unmixed, how = _unmixed(run, instance)
     if "L" not in original:
         raise SuperpositionError("bilinear_weights needs a bilinear model (L and R)")
     grids = [("L", original), ("R", original)]
     if unmixed is not None:
         grids += [("L", unmixed), ("R", unmixed)]
-    titles = [f"{name} ({'unmixed' if w is unmixed else 'learned'})" for name, w in grids]
+    titles = [f"{name} ({f'unmixed, {how}' if w is unmixed else 'learned'})" for name, w in grids]
     rows = 2 if unmixed is not None else 1
     fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.14)
     d = run.config.model.d_embed
@@ -201,5 +182,5 @@ def modadd_figures(run: Run, instance: int = 0) -> list[go.Figure]:
 
 
 __all__ = ["bilinear_weights", "budget_comparison", "condition_sweep", "frequency_shares", "modadd_figures",
-           "modadd_title", "weight_magnitudes"]
+           "weight_magnitudes"]
 
