@@ -31,7 +31,8 @@ import numpy as np
 
 from geometry_source_setting import notebook_init_run
 from superposition import train_run
-from superposition.analysis.phase import Seeds, agreement, phase_configs, theoretical_diagram
+from superposition.analysis.phase import agreement, theoretical_diagram
+from superposition.analysis.phase_trained import Seeds, phase_configs
 from superposition.experiments.phase import grid
 
 SETTINGS = {

@@ -14,7 +14,8 @@ from claim_cases import BothWays
 from superposition.analysis.mixing import hadamard, mix, sparse_construction
 from superposition.analysis.modadd import summarize
 from superposition.data.modadd import ModAddData
-from superposition.experiments.mixing import MIXING, budget_claims, budget_table, mixing_configs
+from superposition.experiments.mixing import MIXING, mixing_configs
+from superposition.experiments.mixing_budget import budget_claims, budget_table
 from superposition.models.bilinear import BilinearModAdd
 from superposition.runs import Run
 
@@ -149,12 +150,12 @@ def pure_inits_carry_one():
     return analyze(stack(sparse(), sparse(2.0)))
 
 
-@CASES.case("mixing.unmixing-keeps-loss-sparsifies", holds=True)
+@CASES.case("mixing.involution-unmixes", holds=True)
 def the_involution_unmixes_a_hadamard_and_a_skewed_mixing():
     return analyze(stack(hadamard_mixed(), skewed()))
 
 
-@CASES.case("mixing.unmixing-keeps-loss-sparsifies", holds=False)
+@CASES.case("mixing.involution-unmixes", holds=False)
 def unmixing_a_model_that_computes_in_the_mixed_basis_makes_it_dense():
     return analyze(stack(computing_in_the_mixed_basis(), computing_in_the_mixed_basis()))
 
@@ -234,7 +235,7 @@ def test_every_claim_is_present_and_not_reproduced_when_no_init_solves():
     claims = findings.by_id()
     assert [c.id for c in findings.claims] == [spec.id for spec in MIXING.claims]
     measured = ("mixing.reaches-full-accuracy", "mixing.two-frequencies-per-column",
-                "mixing.unmixing-keeps-loss-sparsifies", "mixing.weights-near-inverse-decay",
+                "mixing.involution-unmixes", "mixing.weights-near-inverse-decay",
                 "mixing.rounding-improves-loss")
     for claim_id in measured:
         assert not claims[claim_id].reproduced, claim_id

@@ -3,6 +3,7 @@ import json
 import torch
 
 from superposition.families import family_of
+from superposition.families.toy import figure_inputs
 from superposition.pages import write_html
 from typer.testing import CliRunner
 
@@ -45,7 +46,8 @@ def test_neuron_figure_counts_polysemantic_neurons_and_names_the_model():
     with torch.no_grad():
         model.W1[0, 1, 0] = 0.7  # neuron 0 now reads features 0 and 1: polysemantic
     run = Run(config=cfg, model=model, history=history_frame(History(steps=[1], loss=[[0.0]])))
-    fig = plots.neurons(run)
+    f = figure_inputs(run)
+    fig = plots.neurons(f.W, f.importance, f.labels, f.title, nonnegative_inputs=f.nonnegative)
     assert "1 of 6 neurons polysemantic" in fig.layout.annotations[0].text
     assert "computation model" in fig.layout.title.text and "target |x|" in fig.layout.title.text
     assert len(fig.data) == 3  # one stacked trace per feature that some neuron reads

@@ -14,15 +14,12 @@ from superposition.analysis.phase import (
     PhaseDiagram,
     agreement,
     best_solution,
-    cell_instance,
-    classify_solution,
-    empirical_diagram,
     expected_loss,
     output_loss,
-    phase_configs,
     solution_loss,
     theoretical_diagram,
 )
+from superposition.analysis.phase_trained import cell_instance, classify_solution, empirical_diagram, phase_configs
 from superposition.config import make_config
 from superposition.data import FeatureData
 from superposition.models import ToyModel

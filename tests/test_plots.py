@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from superposition.families import family_of
+from superposition.families.toy import figure_inputs
 from superposition.pages import write_html
 
 from superposition import plots
@@ -52,24 +53,37 @@ def title(fig: go.Figure) -> str:
     return fig.layout.title.text
 
 
+def run_title(config) -> str:
+    return family_of(config).title(config)
+
+
+def instance_label(config, k: int) -> str:
+    return family_of(config).instance_label(config, k)
+
+
+def features_2d(run: Run, instances=None) -> go.Figure:
+    f = figure_inputs(run)
+    return plots.features_2d(f.W, f.table, f.labels, f.title, instances)
+
+
 @pytest.fixture
 def run() -> Run:
     return make_run()
 
 
 def test_run_title_is_built_from_the_config(run):
-    text = plots.run_title(run.config)
+    text = run_title(run.config)
     assert "n=5" in text and "m=2" in text and "0.9^i" in text and "2 instances" in text and "ReLU" in text
     linear = make_config(data=dict(n_features=7), model=dict(kind="linear", n_hidden=3, bias=False))
-    text = plots.run_title(linear)
+    text = run_title(linear)
     assert "linear" in text and "n=7" in text and "m=3" in text and "equal importance" in text and "no bias" in text
 
 
 def test_instance_labels_show_feature_probability(run):
-    assert plots.instance_label(run.config, 0) == "1−S = 1"
-    assert plots.instance_label(run.config, 1) == "1−S = 0.03"
+    assert instance_label(run.config, 0) == "1−S = 1"
+    assert instance_label(run.config, 1) == "1−S = 0.03"
     mixed = make_config(data=dict(n_features=2, feature_probability=[[0.1, 0.3]]))
-    assert plots.instance_label(mixed, 0) == "mean 1−S = 0.2"
+    assert instance_label(mixed, 0) == "mean 1−S = 0.2"
 
 
 def test_every_figure_is_titled_from_the_config(run):
@@ -79,7 +93,7 @@ def test_every_figure_is_titled_from_the_config(run):
 
 
 def test_features_2d_has_one_panel_per_instance_and_one_line_per_feature(run):
-    fig = plots.features_2d(run)
+    fig = features_2d(run)
     panels = {t.xaxis for t in fig.data}
     assert len(panels) == 2
     assert len(fig.data) == 2 * 5
@@ -96,7 +110,7 @@ def test_features_2d_has_one_panel_per_instance_and_one_line_per_feature(run):
 
 
 def test_features_2d_hover_names_feature_and_norm(run):
-    fig = plots.features_2d(run)
+    fig = features_2d(run)
     trace = fig.data[1]  # instance 0, feature 1 (norm 0.9)
     assert "feature" in trace.hovertemplate and "‖W<sub>i</sub>‖" in trace.hovertemplate
     assert trace.customdata[1][1] == 1 and trace.customdata[1][2] == pytest.approx(0.9)
@@ -105,28 +119,29 @@ def test_features_2d_hover_names_feature_and_norm(run):
 def test_features_2d_uses_structure_column_when_the_run_has_one(run):
     run.metrics = pd.DataFrame({"instance": [0] * 5 + [1] * 5, "feature": list(range(5)) * 2,
                                 "structure": ["dedicated dimension"] * 5 + ["pentagon"] * 5})
-    fig = plots.features_2d(run)
+    fig = features_2d(run)
     assert fig.data[7].customdata[1][-1] == "pentagon"
     assert "customdata[7]" in fig.data[7].hovertemplate
 
 
 def test_features_2d_projects_when_hidden_is_not_2():
     W = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
-    fig = plots.features_2d(make_run(W, n_hidden=3))
+    fig = features_2d(make_run(W, n_hidden=3))
     assert "m=3" in title(fig) and "projection" in title(fig)
     assert len(fig.data) == 10
     np.testing.assert_allclose([fig.data[6].x[1], fig.data[6].y[1]], W[1, 1, :2].numpy(), atol=1e-6)
 
 
 def test_instances_selects_panels(run):
-    fig = plots.features_2d(run, instances=[1])
+    fig = features_2d(run, instances=[1])
     assert len(fig.data) == 5 and [a.text for a in fig.layout.annotations] == ["1−S = 0.03"]
     with pytest.raises(SuperpositionError, match="instances"):
-        plots.features_2d(run, instances=[2])
+        features_2d(run, instances=[2])
 
 
 def test_wtw_heatmap_is_w_wt_and_bars_are_norms(run):
-    fig = plots.wtw_and_norms(run)
+    f = figure_inputs(run)
+    fig = plots.wtw_and_norms(f.W, f.table, f.labels, f.title)
     heatmaps = [t for t in fig.data if isinstance(t, go.Heatmap)]
     bars = [t for t in fig.data if isinstance(t, go.Bar)]
     assert len(heatmaps) == len(bars) == 2
@@ -146,25 +161,29 @@ def test_wtw_heatmap_is_w_wt_and_bars_are_norms(run):
 
 def test_wtw_wraps_many_instances_into_blocks():
     W = pentagon().expand(12, 5, 2).clone()
-    fig = plots.wtw_and_norms(make_run(W, feature_probability=[0.5] * 12), max_cols=5)
+    f = figure_inputs(make_run(W, feature_probability=[0.5] * 12))
+    fig = plots.wtw_and_norms(f.W, f.table, f.labels, f.title, max_cols=5)
     assert sum(isinstance(t, go.Heatmap) for t in fig.data) == 12
     assert len({t.yaxis for t in fig.data}) == 24
 
 
 def test_bias_heatmap_shows_b(run):
-    fig = plots.bias(run)
+    f = figure_inputs(run)
+    fig = plots.bias(f.b, f.labels, f.title)
     (heat,) = fig.data
     np.testing.assert_allclose(np.array(heat.z), run.b.numpy(), atol=1e-6)
     assert fig.layout.yaxis.ticktext == ("0: 1−S = 1", "1: 1−S = 0.03")
 
 
 def test_model_without_bias_gives_the_no_bias_figure():
-    fig = plots.bias(make_run(bias=False))
+    f = figure_inputs(make_run(bias=False))
+    fig = plots.bias(f.b, f.labels, f.title)
     assert len(fig.data) == 0 and "no bias" in title(fig) and "n=5" in title(fig)
 
 
 def test_interference_shows_both_scores_per_instance(run):
-    fig = plots.interference(run)
+    f = figure_inputs(run)
+    fig = plots.interference(f.table, f.labels, f.title)
     assert len(fig.data) == 2 * 2
     signed, positive = fig.data[2], fig.data[3]  # the pentagon
     G = (run.W[1] @ run.W[1].T).numpy()
@@ -174,7 +193,8 @@ def test_interference_shows_both_scores_per_instance(run):
 
 
 def test_dimensionality_scatter_has_every_feature_and_the_fractions(run):
-    fig = plots.dimensionality_scatter(run)
+    f = figure_inputs(run)
+    fig = plots.dimensionality_scatter(f.table, f.title)
     feats, per_inst = fig.data
     assert len(feats.x) == 10
     np.testing.assert_allclose(sorted(set(np.round(feats.x, 6))), [1.0, round(1 / 0.03, 6)])
@@ -190,7 +210,8 @@ def test_dimensionality_scatter_has_every_feature_and_the_fractions(run):
 
 
 def test_loss_history_one_line_per_instance_on_log_axis(run):
-    fig = plots.loss_history(run)
+    f = figure_inputs(run)
+    fig = plots.loss_history(run.history, f.labels, f.title)
     assert len(fig.data) == 2 and fig.layout.yaxis.type == "log"
     assert list(fig.data[1].y) == pytest.approx([0.1 + 0.01, 0.1 / 101 + 0.01, 0.1 / 201 + 0.01])
     assert fig.data[1].name == "1: 1−S = 0.03"
@@ -199,12 +220,12 @@ def test_loss_history_one_line_per_instance_on_log_axis(run):
 def test_a_run_whose_weights_disagree_with_its_config_is_refused(run):
     run.model = ToyModel.from_weights(torch.zeros(2, 5, 3))
     with pytest.raises(SuperpositionError, match="shape"):
-        plots.features_2d(run)
+        family_of(run).figures(run)
 
 
 def test_write_html_is_one_offline_file_with_plotly_once(run, tmp_path):
     figs = family_of(run).figures(run)
-    path = write_html(figs, tmp_path / "report" / "index.html", title=plots.run_title(run.config))
+    path = write_html(figs, tmp_path / "report" / "index.html", title=run_title(run.config))
     assert [p.name for p in path.parent.iterdir()] == ["index.html"]  # no temp file left behind
     page = path.read_text(encoding="utf-8")
     assert page.count("* plotly.js v") == 1  # the bundle's banner
@@ -226,6 +247,37 @@ def test_write_html_is_one_offline_file_with_plotly_once(run, tmp_path):
 def test_write_html_replaces_an_existing_file(run, tmp_path):
     path = tmp_path / "index.html"
     path.write_text("old")
-    write_html([plots.loss_history(run)], path, title="t <&>")
+    write_html([plots.loss_history(run.history, ["a", "b"], "t")], path, title="t <&>")
     page = path.read_text(encoding="utf-8")
     assert "<title>t &lt;&amp;&gt;</title>" in page and "old" != page
+
+
+def test_labels_must_name_every_instance(run):
+    f = figure_inputs(run)
+    with pytest.raises(SuperpositionError, match="1 instance labels for 2 instances"):
+        plots.features_2d(f.W, f.table, f.labels[:1], f.title)
+
+
+def test_figures_read_tensors_and_titles_never_runs_or_configs():
+    """The figures sit below the families: no plots module imports a run, a family, a config, the lab or the
+    experiments (annotations only excepted), nor the plots package from inside itself; no figure takes a run."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    folder = Path(plots.__file__).parent
+    forbidden = ("runs", "families", "config", "lab", "experiments")
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        annotations_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                            and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and id(node) not in annotations_only:
+                module = "." * node.level + (node.module or "")
+                assert module.lstrip(".").split(".")[0] not in forbidden, f"{path.name} imports {module}"
+                assert not (node.level == 1 and node.module is None), f"{path.name} imports the plots package"
+                assert "superposition.plots" not in module, f"{path.name} imports the plots package"
+    for name in plots.__all__:
+        obj = getattr(plots, name)
+        if callable(obj):
+            assert not {"run", "config"} & set(inspect.signature(obj).parameters), name

@@ -9,6 +9,7 @@ from superposition.analysis.metrics import feature_norms
 from superposition.cli import app
 from superposition.experiments import ClaimSpec, Experiment, Findings, check
 from superposition.experiments.runner import config_hash, run_experiment, select
+from superposition.families.toy import figure_inputs
 
 runner = CliRunner()
 
@@ -30,8 +31,9 @@ IMPOSSIBLE = ClaimSpec("tiny.impossible", "More features than exist are represen
 def tiny_analyze(runs, quick):
     run = runs["relu"]
     n = int((feature_norms(run.W) > 0.5).sum())
+    f = figure_inputs(run)
     return Findings(
-        figures=[plots.features_2d(run)],
+        figures=[plots.features_2d(f.W, f.table, f.labels, f.title)],
         claims=[SOME([check("represented", n, ">", 0)], str(n)), IMPOSSIBLE([check("represented", n, ">", 6)], str(n))],
         notes=["a note for the reader"],
     )

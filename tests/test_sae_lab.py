@@ -12,6 +12,7 @@ from superposition.cli import app
 from superposition.config import SAERunConfig, make_config, parse_run_config, validate
 from superposition.errors import ConfigError
 from superposition.lab import train_run
+from superposition.families.sae import figure_inputs
 from superposition.plots.dictionary import CURVES, decoder_directions, recovery_curves, recovery_heatmap
 from superposition.runs import load_run
 
@@ -128,7 +129,8 @@ def test_figures_draw_the_dictionary_and_the_sweep(tmp_path):
                                                   instance=1),
                                       model=dict(d_sae=5, l1=[0.1, 0.3]), train=dict(steps=100)))
     run = train_run(cfg, progress=False)
-    fig = decoder_directions(run)
+    f = figure_inputs(run)
+    fig = decoder_directions(f.true_features, f.decoder, f.labels, f.title, mmcs=f.mmcs)
     learned = [t for t in fig.data if t.name == "learned latent"]
     assert len(learned) == 2 * 5  # five latents in each of the two panels
     assert "L1 = 0.3" in " ".join(a.text for a in fig.layout.annotations)

@@ -18,14 +18,6 @@ import typer
 
 from .errors import ConfigError, SuperpositionError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="A laboratory for superposition: train toy models, measure and draw how they pack features.",
-)
-
-
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -95,34 +87,17 @@ def _train(config: Any, out: Path, overwrite: bool, quiet: bool, as_json: bool) 
 
 
 def _show(family: Any, run_dir: Path, as_json: bool) -> None:
+    from .families import family_of
     from .runs import load_run
 
     run = load_run(run_dir, device="cpu")
-    if run.config.family != family.name:
-        command = run.config.family if run.config.family != "toy" else ""
-        raise ConfigError(f"{run_dir} is a {run.config.family} run; use `superposition {command} analyze`"
-                          .replace("  ", " "))
+    actual = family_of(run)
+    if actual is not family:
+        raise ConfigError(f"{run_dir} is a {actual.name} run; use `{actual.command('analyze')}`")
     doc = family.cli.document(run)
     _echo_json(doc) if as_json else _print_tables(family.cli.tables(doc))
 
 
-def _register_families() -> None:
-    from .commands import analyze_command, train_command
-    from .families import REGISTRY
-
-    for family in REGISTRY.values():
-        group = app
-        if family.cli.command is not None:
-            group = typer.Typer(no_args_is_help=True, help=family.cli.help)
-            app.add_typer(group, name=family.cli.command)
-        group.command("train")(_one_line_errors(train_command(family, _train)))
-        group.command("analyze")(_one_line_errors(analyze_command(family, _show)))
-
-
-_register_families()
-
-
-@app.command()
 @_one_line_errors
 def plot(
     run_dir: Path = typer.Argument(..., help="A run directory of any family."),
@@ -144,7 +119,6 @@ def plot(
     typer.echo(f"wrote {out}")
 
 
-@app.command()
 @_one_line_errors
 def reproduce(
     quick: bool = typer.Option(False, "--quick", help="Fewer steps and smaller sweeps (CI-sized)."),
@@ -188,7 +162,6 @@ def reproduce(
         raise typer.Exit(1)
 
 
-@app.command()
 @_one_line_errors
 def bench(
     steps: int = typer.Option(2000, "--steps", min=10, help="Steps per timed round."),
@@ -202,6 +175,34 @@ def bench(
     result = run_benchmark(steps=steps, repeats=repeats, loss_steps=loss_steps, progress=not as_json)
     _echo_json(result) if as_json else typer.echo(format_report(result))
 
+
+
+def build_app() -> typer.Typer:
+    """The command line of every registered family (its `train` and `analyze`, generated from its config), with
+    `plot`, `reproduce` and `bench`. Built again after a family registers, to give it commands."""
+    from .commands import analyze_command, train_command
+    from .families import REGISTRY
+
+    root = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                       help="A laboratory for superposition: train toy models, measure and draw how they pack features.")
+    def add(group: typer.Typer, family: Any) -> None:
+        group.command("train")(_one_line_errors(train_command(family, _train)))
+        group.command("analyze")(_one_line_errors(analyze_command(family, _show)))
+
+    for family in REGISTRY.values():  # the top-level family's train and analyze come first
+        if family.cli.command is None:
+            add(root, family)
+    for command in (plot, reproduce, bench):
+        root.command()(command)
+    for family in REGISTRY.values():
+        if family.cli.command is not None:
+            group = typer.Typer(no_args_is_help=True, help=family.cli.help)
+            add(group, family)
+            root.add_typer(group, name=family.cli.command)
+    return root
+
+
+app = build_app()
 
 
 def _usage_error(e: BaseException) -> bool:

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from .config import parse_run_config, read_json, validate
 from .errors import ConfigError
-from .families import Family
+from .families import Family, family_of
 
 # Fields no command line sets: what the family is, and the format it was written in.
 FIXED = frozenset({"family", "format_version"})
@@ -124,16 +124,15 @@ def _value(flag: Flag, text: Any) -> Any:
     return values[0] if scalar_too and len(values) == 1 else values
 
 
-def build_config(family: Family, config_file: Path | None, given: dict[str, Any], extras: dict[str, Any]) -> Any:
+def build_config(family: Family, config_file: Path | None, given: dict[Flag, Any], extras: dict[str, Any]) -> Any:
     """The config a `train` command describes: the config file (or nothing), with every flag given laid over it,
     then the family's own preparation of its extra arguments; validated once, by the config class."""
     base: dict[str, Any] = {}
     if config_file is not None:
         raw = read_json(config_file)
-        loaded = parse_run_config(raw)  # the file must be a valid config by itself
-        if loaded.family != family.name:
-            raise ConfigError(f"{config_file} is a {loaded.family} config; train it with `superposition "
-                              f"{loaded.family if loaded.family != 'toy' else ''} train`".replace("  ", " "))
+        actual = family_of(parse_run_config(raw))  # the file must be a valid config by itself
+        if actual is not family:
+            raise ConfigError(f"{config_file} is a {actual.name} config; train it with `{actual.command('train')}`")
         base = raw
     for flag, value in given.items():
         section, name = flag.path

@@ -38,7 +38,6 @@ import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from .config import FORMAT_VERSION, RUN_CONFIGS, parse_run_config
 from .errors import ConfigError, OutputError, RunDirError
@@ -55,7 +54,7 @@ class Run:
     beside the weights (an SAE's ground truth; facts only training knew)."""
 
     config: Any
-    model: nn.Module
+    model: Any  # an InstanceModel (a torch module with the family's attributes)
     history: pd.DataFrame
     metrics: pd.DataFrame | None = None
     path: Path | None = None
@@ -69,6 +68,13 @@ class Run:
         if features is None:
             raise RunDirError(f"{self.path or 'this run'} is a {self.config.family} run, which has no feature matrix W")
         return features(self)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The metrics table of an analysed run (one row per instance); an error for a run never analysed."""
+        if self.metrics is None:
+            raise RunDirError(f"{self.path or 'this run'} has no metrics: analyse it first (superposition analyze)")
+        return self.metrics
 
     @property
     def b(self) -> torch.Tensor | None:

@@ -20,15 +20,16 @@ from torch import Tensor, nn
 from .config import TrainConfig
 from .errors import DivergenceError
 from .hooks import Hook
+from .models.base import AnalyticModel, InstanceModel
 
 class DataSource(Protocol):
     def sample(self, batch_size: int, generator: torch.Generator) -> Any: ...
 
 
-LossFn = Callable[[nn.Module, Any], Float[Tensor, "inst"]]
+LossFn = Callable[[Any, Any], Float[Tensor, "inst"]]
 
 
-def model_loss(model: nn.Module, batch: Any) -> Float[Tensor, "inst"]:
+def model_loss(model: InstanceModel, batch: Any) -> Float[Tensor, "inst"]:
     """The model's own training objective, one value per instance (each model defines `loss(batch)`)."""
     return model.loss(batch)
 
@@ -122,14 +123,13 @@ def train(
     """Train `model` in place on batches from `data`; return the per-instance loss history.
 
     The loss is `loss_fn(model, batch)` (default: the model's own `loss`), one value per instance; their sum is
-    minimised. A model with `loss_and_grads(batch)` (loss and the gradients of its sum, in `parameters()` order)
-    is trained without building an autograd graph.
+    minimised. An `AnalyticModel` (one with `loss_and_grads(batch)`: the loss and the gradients of its sum, in
+    `parameters()` order) is trained without building an autograd graph.
 
     Raises DivergenceError (naming the instance and step) as soon as a logged window has a non-finite loss.
     The same model initialisation, config and seed give bit-identical weights on CPU.
     """
-    # Models may supply their gradients by hand (`loss_and_grads`); the trainer then skips autograd.
-    analytic = getattr(model, "loss_and_grads", None) if loss_fn is model_loss else None
+    analytic = model.loss_and_grads if loss_fn is model_loss and isinstance(model, AnalyticModel) else None
     device = torch.device(config.device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     params = [p for p in model.parameters() if p.requires_grad]

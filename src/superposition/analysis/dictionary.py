@@ -233,4 +233,4 @@ def evaluate(
         table["matched_score"] = matched_score(sae.decoder, true)
         table["mcc"] = mcc(sae.decoder, true)
         table["uniqueness"] = uniqueness(sae.decoder, true)
-    return pd.DataFrame({k: v if isinstance(v, list) else v.cpu().tolist() for k, v in table.items()})
+    return pd.DataFrame({k: v if isinstance(v, list) else v.cpu().tolist() for k, v in table.items()})  # type: ignore[attr-defined]

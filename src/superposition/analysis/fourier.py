@@ -43,11 +43,6 @@ def fourier_basis(
     return torch.stack(rows).to(dtype=dtype, device=device)
 
 
-def basis_names(p: int) -> list[str]:
-    """Names of the basis rows: 'const', 'cos 1', 'sin 1', ..."""
-    return ["const"] + [f"{t} {k}" for k in range(1, (p - 1) // 2 + 1) for t in ("cos", "sin")]
-
-
 def frequency_of_row(p: int) -> Int[Tensor, "p"]:
     """Frequency k of each basis row (0 for the constant)."""
     return torch.tensor([0] + [k for k in range(1, (p - 1) // 2 + 1) for _ in range(2)])
@@ -97,8 +92,8 @@ def _per_instance(freqs: Sequence[int] | Sequence[Sequence[int]], n_inst: int) -
     if len(freqs) and not isinstance(freqs[0], int):
         if len(freqs) != n_inst:
             raise ConfigError(f"need one frequency list per instance ({n_inst}), got {len(freqs)}")
-        return [list(f) for f in freqs]
-    return [list(freqs)] * n_inst
+        return [list(f) for f in freqs]  # type: ignore[arg-type]
+    return [list(freqs)] * n_inst  # type: ignore[arg-type]
 
 
 def restricted_logits(

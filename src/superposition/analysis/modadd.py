@@ -162,7 +162,9 @@ def summarize(model: BilinearModAdd, data: ModAddData, weight_decay: float = 0.0
         # "values in roughly {-1, 1}": the share of entries within NEAR_BOUND of AdamW's bound 1/λ
         rows["hidden_near_bound_share"] = ((absw * weight_decay - 1).abs() <= NEAR_BOUND).double().mean(1).tolist()
     if model.activation == "bilinear" and can_unmix(model):
-        ways = [("unmixed", "inverse")] + ([("involution", "involution")] if can_involute(model) else [])
+        ways: list[tuple[str, Literal["inverse", "involution"]]] = [("unmixed", "inverse")]
+        if can_involute(model):
+            ways.append(("involution", "involution"))
         for prefix, how in ways:
             M = unmixer(model, how)
             unmixed = mix(model, M)

@@ -104,7 +104,7 @@ RUN_CONFIGS: dict[str, type[RunConfigBase]] = {}
 
 def register_run_config(cls: C) -> C:
     """Make `parse_run_config` read configs whose `family` is this class's (its `family` field's default)."""
-    name = cls.model_fields["family"].default
+    name = cls.model_fields["family"].default  # type: ignore[call-overload]
     if not isinstance(name, str) or not name:
         raise TypeError(f"{cls.__name__}.family needs a default naming the family")
     if RUN_CONFIGS.get(name, cls) is not cls:

@@ -104,8 +104,15 @@ class SAESourceConfig(Strict):
         return self
 
     @property
+    def toy_config(self) -> RunConfig:
+        """The toy run's config of a toy source (validation guarantees one)."""
+        if self.toy is None:
+            raise ConfigError("this SAE source has no toy run config (it reads synthetic data)")
+        return self.toy
+
+    @property
     def d_in(self) -> int:
-        return self.toy.model.n_hidden if self.kind == "toy" and self.toy is not None else self.d
+        return self.toy_config.model.n_hidden if self.kind == "toy" else self.d
 
 
 # Adam without weight decay (decay would shrink the dictionary's encoder); the sources' batch and rate.

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 import torch
 from pydantic import BaseModel, Field, model_validator
@@ -42,7 +42,7 @@ class DataConfig(Strict):
 
     n_features: int = Field(5, gt=0, description="Features n.")
     feature_probability: PerInstance = Field(
-        default_factory=lambda: [1.0], min_length=1,
+        default_factory=lambda: cast(PerInstance, [1.0]), min_length=1,
         description="Probability 1-S that a feature is active; one instance per value (per-feature lists in a "
         "config file).")
     importance: Union[list[float], list[list[float]], None] = Field(
@@ -69,7 +69,8 @@ class DataConfig(Strict):
         if self.importance is not None and self.importance_decay is not None:
             raise ValueError("give importance or importance_decay, not both")
         if self.importance is not None:
-            rows = self.importance if self.importance and isinstance(self.importance[0], list) else [self.importance]
+            rows = cast(list[list[float]], self.importance if self.importance and isinstance(self.importance[0], list)
+                        else [self.importance])
             if len(rows) not in (1, self.n_instances):
                 raise ValueError(
                     f"importance has {len(rows)} rows but there are {self.n_instances} instances "

@@ -157,7 +157,7 @@ class Experiment:
     name: str
     title: str
     explanation: str
-    configs: Callable[[bool], dict[str, RunConfig | ModAddRunConfig | SAERunConfig]]
+    configs: Callable[..., Mapping[str, RunConfig | ModAddRunConfig | SAERunConfig]]
     analyze: Callable[[Mapping[str, Run], bool], Findings]
     claims: tuple[ClaimSpec, ...] = ()
 

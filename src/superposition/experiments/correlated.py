@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from .. import plots
 from ..analysis.metrics import cosines, feature_norms, represented
 from ..config import RunConfig, make_config
+from ..families.toy import figure_inputs
 from ..runs import Run
-from .base import PAPER, ClaimSpec, Experiment, Findings, check, fmt
+from .base import PAPER, ClaimSpec, Experiment, Findings, check
 from .toy import late_loss, lowest_loss_fits, quick_note, schedule
 
 SEEDS = 6
@@ -71,8 +72,11 @@ def _share(flags) -> tuple[int, str]:
 
 
 def correlated_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
-    figures = [plots.features_2d(runs[name]) for name in ("anticorrelated", "independent")]
-    figures.append(plots.features_2d(runs["correlated"], lowest_loss_fits(runs["correlated"])))
+    figures = []
+    for name, shown in (("anticorrelated", None), ("independent", None),
+                        ("correlated", lowest_loss_fits(runs["correlated"]))):
+        f = figure_inputs(runs[name])
+        figures.append(plots.features_2d(f.W, f.table, f.labels, f.title, shown))
     claims = []
 
     def antipodal_pairs(run: Run) -> list[bool]:

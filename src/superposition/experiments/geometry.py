@@ -22,6 +22,7 @@ from .. import plots
 from ..analysis.geometry import FRACTION_TOL, FRACTIONS, NOT_REPRESENTED, classify, geometry_table
 from ..analysis.metrics import REPRESENTED_NORM, dimensionality, dimensions_per_feature, represented
 from ..config import RunConfig, make_config
+from ..families.toy import figure_inputs
 from ..runs import Run
 from .base import PAPER, Claim, ClaimSpec, Experiment, Findings, check, fmt, within
 
@@ -247,7 +248,7 @@ def _fraction_claims(sw: Sweep) -> list[Claim]:
                 f" {len(low)} of the {len(superposing)} superposing instances (1/(1-S) >= {fmt(float(sw.x[low[0]]))}) "
                 f"have D* below the smallest listed fraction, 3/8, and hold "
                 f"{sum(len(fracs[k]) for k in low)} of the {total} features. In them the features no longer split "
-                f"into small polytopes in orthogonal subspaces: they form {fmt(np.mean([len(g) for g in groups]), 2)} "
+                f"into small polytopes in orthogonal subspaces: they form {fmt(float(np.mean([len(g) for g in groups])), 2)} "
                 f"interfering group(s) per instance on average (the largest: {len(largest.features)} features in "
                 f"{largest.n_dims} dims), and each feature's D_i sits close to its instance's D* (median distance "
                 f"{fmt(spread, 2)}): an even spread over the group's dimensions, below every listed fraction."
@@ -291,7 +292,9 @@ def geometry_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     # W^T W of the densest instance, one on the 1/2 plateau and the sparsest (instance numbers of the run).
     order = torch.argsort(-run.config.data.probability()[:, 0], stable=True).tolist()
     shown = sorted({order[0], order[middle], order[-1]})
-    figures = [plots.dimensionality_scatter(run), plots.wtw_and_norms(run, shown)]
+    f = figure_inputs(run)
+    figures = [plots.dimensionality_scatter(f.table, f.title),
+               plots.wtw_and_norms(f.W, f.table, f.labels, f.title, shown)]
 
     used = settings(quick)
     samples = SOURCE["steps"] * SOURCE["batch"] / (used["steps"] * used["batch"])

@@ -14,26 +14,16 @@ import itertools
 from collections.abc import Mapping
 
 import pandas as pd
-import torch
 
-from ..analysis.mixing import (
-    hadamard,
-    logit_margin,
-    mix,
-    random_orthogonal,
-    rescale,
-    sparse_construction,
-    weight_sizes,
-)
 from ..analysis.modadd import NEAR_BOUND, top_frequencies
 from ..config import ModAddRunConfig, validate
-from ..data.modadd import all_pairs
+from ..families.modadd import LOSS_NAMES, figure_inputs
 from ..plots import loss_history
 from ..plots.modadd import bilinear_weights, budget_comparison, condition_sweep, frequency_shares, weight_magnitudes
 from ..runs import Run
 from .base import Check, ClaimSpec, Experiment, Findings, check, fmt, steps_of
+from .mixing_budget import GAIN_MAX, HADAMARD_BEST, NO_GAIN_L2, SOURCE, budget_claims, budget_table
 
-SOURCE = "Expanding the Scope of Superposition (symmetric mixtures)"
 P, QUICK_P = 113, 31
 # λ = 0.5 binds: weights settle at ±1/λ = ±2 and the task is solved (at λ = 0.1 the bound never binds, at λ = 1
 # it caps the logits below a solution); the cosine decay lets the solved models converge (investigations/
@@ -55,7 +45,6 @@ CONTROL = "sweep-ce-wd0-noln"
 SOLVED = 0.999  # test accuracy that counts as solving the task (all but 1 in 1,000 held-out pairs)
 LEARNED = 0.99  # test accuracy for a sweep instance to count in the mixing comparison
 MIN_GROUP = 2  # learned inits needed on each side of the comparison for it to say anything
-N_RANDOM_MIXERS = 50
 NEAR_INVERSE = (1 - NEAR_BOUND, 1 + NEAR_BOUND)  # median |w| · λ counted as "near 1/λ"
 MORE_MIXING = 0.25  # frequencies per column the suspected conditions must add
 
@@ -92,22 +81,13 @@ SOLVES = ClaimSpec("mixing.reaches-full-accuracy",
                    "The bilinear embedded MLP learns modular addition: held-out pairs are answered correctly.", SOURCE)
 TWO_PER_COLUMN = ClaimSpec("mixing.two-frequencies-per-column",
                            "The learned embedding superposes two frequencies in each of its columns.", SOURCE)
-UNMIXING = ClaimSpec("mixing.unmixing-keeps-loss-sparsifies",
+UNMIXING = ClaimSpec("mixing.involution-unmixes",
                      "A constructed involutory matrix (M² = I), applied to the embedding and the bilinear weights, "
                      "unmixes the embedding into pure frequencies and makes the bilinear weights sparse.", SOURCE)
 NEAR_INVERSE_DECAY = ClaimSpec("mixing.weights-near-inverse-decay",
                                "The bilinear weights take values in roughly {−1, +1}: under AdamW, near ±1/λ.", SOURCE)
 ROUNDING = ClaimSpec("mixing.rounding-improves-loss",
                      "Rounding the bilinear weights to those two values improves the loss.", SOURCE)
-NO_GAIN_L2 = ClaimSpec("mixing.no-gain-at-fixed-l2",
-                       "Mixing a sparse solution does not lower its loss when the weights' L2 norms are held fixed.",
-                       SOURCE, kind="exact")
-GAIN_MAX = ClaimSpec("mixing.gain-under-max-budget",
-                     "Under a max-|weight| budget (what AdamW's decay imposes) mixing lowers the cross-entropy: a "
-                     "larger logit margin at the same bound.", SOURCE, kind="exact")
-HADAMARD_BEST = ClaimSpec("mixing.hadamard-best-mixer",
-                          "Hadamard matrices are the natural mixers: dense, orthogonal, with entries ±1/√d.", SOURCE,
-                          kind="exact")
 CONDITIONS = ClaimSpec("mixing.conditions",
                        "Cross-entropy with weight decay (or layer norm) are the conditions under which mixing appears.",
                        SOURCE)
@@ -139,79 +119,11 @@ def mixing_configs(quick: bool) -> dict[str, ModAddRunConfig]:
 
 
 def _solved(run: Run) -> list[int]:
-    return [int(k) for k in run.metrics.index[run.metrics.test_accuracy >= SOLVED]]
-
-
-@torch.no_grad()
-def budget_table(p: int, freqs: list[int], seed: int = 0) -> tuple[pd.DataFrame, list[float], list[float]]:
-    """The sparse construction, its Hadamard-mixed twin and random orthogonal mixings, each scaled to the sparse
-    construction's per-matrix L2 norms and to a max-|weight| budget of 1. Returns the table (model, budget, loss,
-    margin), the random orthogonal mixers' margins under the max budget, and the losses of random invertible
-    mixings rescaled to the sparse construction's L2 norms."""
-    batch = all_pairs(p)
-    sparse = sparse_construction(p, freqs)
-    d = 2 * len(freqs)
-    mixed = mix(sparse, hadamard(d))
-    l2 = {k: float(v[0]) for k, v in weight_sizes(sparse, "l2").items()}
-    rows = []
-    for name, model in (("sparse construction", sparse), ("Hadamard-mixed", mixed)):
-        for budget, target in (("same L2 norms", l2), ("max |w| = 1", 1.0)):
-            scaled = rescale(model, "l2" if budget.startswith("same") else "max", target)
-            rows.append(dict(model=name, budget=budget, loss=float(scaled.loss(batch)[0]),
-                             margin=float(logit_margin(scaled, batch)[0])))
-    g = torch.Generator().manual_seed(seed)
-    # Any invertible mixing, rescaled to the sparse construction's L2 norms (an orthogonal one keeps them anyway).
-    invertible_l2 = [float(rescale(mix(sparse, torch.randn(d, d, generator=g, dtype=torch.float64)), "l2", l2)
-                           .loss(batch)[0]) for _ in range(N_RANDOM_MIXERS)]
-    random_margins, random_losses = [], []
-    for _ in range(N_RANDOM_MIXERS):
-        scaled = rescale(mix(sparse, random_orthogonal(d, g)), "max", 1.0)
-        random_margins.append(float(logit_margin(scaled, batch)[0]))
-        random_losses.append(float(scaled.loss(batch)[0]))
-    median = sorted(range(N_RANDOM_MIXERS), key=lambda i: random_margins[i])[N_RANDOM_MIXERS // 2]
-    rows.append(dict(model="random orthogonal (median)", budget="max |w| = 1", loss=random_losses[median],
-                     margin=random_margins[median]))
-    return pd.DataFrame(rows), random_margins, invertible_l2
-
-
-def budget_claims(budget: pd.DataFrame, random_margins: list[float], invertible_l2: list[float],
-                  freqs: list[int]) -> list:
-    """The exact claims, read off `budget_table`'s output for the construction with frequencies `freqs`."""
-    b = budget.set_index(["model", "budget"])
-    sparse_l2, mixed_l2 = b.loc[("sparse construction", "same L2 norms")], b.loc[("Hadamard-mixed", "same L2 norms")]
-    sparse_max, mixed_max = b.loc[("sparse construction", "max |w| = 1")], b.loc[("Hadamard-mixed", "max |w| = 1")]
-    beats_l2 = sum(v < sparse_l2.loss - 1e-9 for v in invertible_l2)
-    beaten = sum(m >= mixed_max.margin for m in random_margins)
-    n_inv, n_orth = len(invertible_l2), len(random_margins)
-    return [
-        NO_GAIN_L2(
-            [check("|Hadamard-mixed − sparse loss| at the sparse construction's per-matrix L2 norms",
-                   abs(float(sparse_l2.loss - mixed_l2.loss)), "<", 1e-9),
-             check(f"random invertible mixings (of {n_inv}) below the sparse loss at those norms", beats_l2, "==", 0)],
-            f"construction with frequencies {freqs}: loss {sparse_l2.loss:.6g} (sparse) vs {mixed_l2.loss:.6g} "
-            f"(Hadamard); random invertible mixings: best {min(invertible_l2):.4g}, median "
-            f"{sorted(invertible_l2)[n_inv // 2]:.4g} ({beats_l2} below the sparse loss)",
-            note="An orthogonal mixing keeps every norm and the function, so the Hadamard half is a consistency "
-            "check; the random invertible mixings are the test.",
-        ),
-        GAIN_MAX(
-            [check("mixed − sparse mean logit margin with every |w| <= 1", float(mixed_max.margin - sparse_max.margin),
-                   ">", 0),
-             check("mixed − sparse loss with every |w| <= 1", float(mixed_max.loss - sparse_max.loss), "<", 0)],
-            f"margin {sparse_max.margin:.4g} → {mixed_max.margin:.4g}, loss {sparse_max.loss:.4g} → "
-            f"{mixed_max.loss:.4g}",
-        ),
-        HADAMARD_BEST(
-            [check(f"random orthogonal mixings (of {n_orth}) whose margin under the max budget reaches the "
-                   "Hadamard mixing's", beaten, "==", 0)],
-            f"Hadamard {mixed_max.margin:.4g}; random orthogonal: median {sorted(random_margins)[n_orth // 2]:.4g}, "
-            f"best {max(random_margins):.4g} ({beaten} at or above Hadamard)",
-        ),
-    ]
+    return [int(k) for k in run.table.index[run.table.test_accuracy >= SOLVED]]
 
 
 def unmixing_claim(solved: pd.DataFrame):
-    """`mixing.unmixing-keeps-loss-sparsifies` from the summary rows (`summarize`) of the solved inits: the note's
+    """`mixing.involution-unmixes` from the summary rows (`summarize`) of the solved inits: the note's
     involution must leave every column of each mixed embedding pure and L, R sparser (Hoyer)."""
     if "involution_max_freqs_per_column" not in solved:  # d ≠ 4, or layer norm: the involution does not apply
         return UNMIXING([Check("the involution applies (d_embed = 4, no layer norm)", False)],
@@ -281,7 +193,7 @@ def paired_text(runs: Mapping[str, Run]) -> str:
 
     if start(main.config) != start(control.config):
         return ""
-    a, b = main.metrics, control.metrics
+    a, b = main.table, control.table
     both = [k for k in range(len(a)) if a.test_accuracy[k] >= SOLVED and b.test_accuracy[k] >= SOLVED]
     if not both:
         return ""
@@ -297,7 +209,7 @@ def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
         if not name.startswith("sweep-"):
             continue
         m, wd = run.config.model, run.config.train.resolved_weight_decay
-        for _, r in run.metrics.iterrows():
+        for _, r in run.table.iterrows():
             rows.append(dict(loss=m.loss, weight_decay=wd, layer_norm=m.layer_norm, instance=int(r.instance),
                              freqs_per_column=float(r.freqs_per_column), test_accuracy=float(r.test_accuracy),
                              hidden_hoyer=float(r.hidden_hoyer), median_abs_x_wd=float(r.hidden_median_abs_x_wd)))
@@ -307,7 +219,7 @@ def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
 def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     claims = []
     main = runs["main"]
-    table = main.metrics
+    table = main.table
     n_inits = len(table)
     solved = _solved(main)
     cfg = main.config
@@ -319,8 +231,8 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     measured = f"{len(solved)} of {n_inits} inits (test accuracy {accs})"
     if "narrow" in runs:
         narrow = runs["narrow"]
-        measured += (f"; with {NARROW_HIDDEN} hidden units: {len(_solved(narrow))} of {len(narrow.metrics)} "
-                     f"({', '.join(f'{a:.3f}' for a in narrow.metrics.test_accuracy)})")
+        measured += (f"; with {NARROW_HIDDEN} hidden units: {len(_solved(narrow))} of {len(narrow.table)} "
+                     f"({', '.join(f'{a:.3f}' for a in narrow.table.test_accuracy)})")
     claims.append(SOLVES(
         [check(f"share of inits with test accuracy >= {SOLVED} ({setting})", len(solved) / n_inits, ">=", 0.5)],
         measured,
@@ -395,12 +307,15 @@ def mixing_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
             if not claim.reproduced and claim.id in READINGS:
                 claim.note = " ".join(filter(None, [claim.note, READINGS[claim.id]]))
 
-    figures = [frequency_shares(main, shown), bilinear_weights(main, shown), weight_magnitudes(main, solved or None),
+    f = figure_inputs(main, shown)
+    figures = [frequency_shares(f.learned, f.unmixed, f.how, f.labels[shown], f.title),
+               bilinear_weights(f.learned, f.unmixed, f.how, f.labels[shown], f.title),
+               weight_magnitudes(f.weights, f.weight_decay, f.title, solved or None),
                budget_comparison(budget, title=f"Sparse construction (p = {cfg.data.p}, frequencies {freqs}) against "
                                                "its mixed twins under two weight budgets"),
                condition_sweep(sweep, title=f"Mixing under each training condition ({steps_of(runs, 'sweep-')} steps, "
-                                            f"p = {cfg.data.p})"),
-               loss_history(main)]
+                                            f"p = {cfg.data.p})", loss_names=LOSS_NAMES),
+               loss_history(f.history, f.labels, f.title)]
     notes = [
         f"Training: {setting}; weights initialised xavier-normal; the split (30% of the p² pairs) is the same for "
         "every init. An init counts as solved at test accuracy ≥ 0.999.",

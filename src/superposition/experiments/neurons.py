@@ -26,7 +26,9 @@ from ..analysis.neurons import (
 )
 from ..config import RunConfig, make_config
 from ..data import Batch, FeatureData
+from ..families.toy import figure_inputs
 from ..models import ComputationModel, abs_construction
+from ..models.base import InstanceModel
 from ..runs import Run
 from .base import PAPER, Check, ClaimSpec, Claim, Experiment, Findings, check, fmt
 
@@ -96,7 +98,7 @@ def neuron_configs(quick: bool) -> dict[str, RunConfig]:
     return {"privileged": privileged, "computation": computation, "discrete": discrete}
 
 
-def sample_losses(run: Run, models: list[torch.nn.Module], batches: int = EVAL_BATCHES,
+def sample_losses(run: Run, models: list[InstanceModel], batches: int = EVAL_BATCHES,
                   common: bool = False) -> list[torch.Tensor]:
     """Per instance, the loss of each of `models` on one fixed sample of the run's data (1024 x `batches` draws).
 
@@ -300,11 +302,13 @@ def neuron_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     loss = sample_losses(priv, [priv.model], common=True)[0]
     shown_priv = [min(dense, key=lambda k: float(loss[k])), min(sparse, key=lambda k: float(loss[k]))]
     shown = sorted({mo.instance for mo in motifs})[:2] or [len(disc_probs) - 1]
+    fp, fc, fd = figure_inputs(priv), figure_inputs(comp), figure_inputs(disc)
     figures = [
-        plots.neurons(priv, shown_priv),
-        plots.neurons(comp),
-        plots.polysemantic_neurons(comp),
-        plots.neurons(disc, shown),
+        plots.neurons(fp.W, fp.importance, fp.labels, fp.title, nonnegative_inputs=fp.nonnegative,
+                      instances=shown_priv),
+        plots.neurons(fc.W, fc.importance, fc.labels, fc.title, nonnegative_inputs=fc.nonnegative),
+        plots.polysemantic_neurons(fc.W, fc.probability, fc.title, nonnegative_inputs=fc.nonnegative),
+        plots.neurons(fd.W, fd.importance, fd.labels, fd.title, nonnegative_inputs=fd.nonnegative, instances=shown),
     ]
     notes = [
         f"Neurons are classified by max|w| / ||w|| of their input weights: monosemantic at {ALIGNED:g} or more (the "

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import plots
-from ..analysis.phase import PhaseDiagram, Seeds, agreement, phase_configs, theoretical_diagram
+from ..analysis.phase import PhaseDiagram, agreement, theoretical_diagram
+from ..analysis.phase_trained import Seeds, phase_configs
 from ..config import RunConfig
 from ..runs import Run
 from .base import PAPER, Check, ClaimSpec, Experiment, Findings, check, fmt

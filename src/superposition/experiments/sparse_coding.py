@@ -11,8 +11,10 @@ import pandas as pd
 
 from ..analysis.metrics import REPRESENTED_NORM, represented
 from ..config import SAERunConfig, make_config, validate
+from ..families.sae import figure_inputs
 from ..plots import loss_history
 from ..plots.dictionary import decoder_directions, recovery_curves, recovery_heatmap
+from ..errors import RunDirError
 from ..runs import Run
 from .base import Check, ClaimSpec, Experiment, Findings, check, steps_of
 
@@ -84,15 +86,17 @@ def _recovery_scores(row: pd.Series) -> str:
 
 
 def sweep_table(runs: Mapping[str, Run]) -> pd.DataFrame:
-    return pd.concat([run.metrics for name, run in runs.items() if name.startswith("sphere-")], ignore_index=True)
+    return pd.concat([run.table for name, run in runs.items() if name.startswith("sphere-")], ignore_index=True)
 
 
 def sparse_coding_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     claims = []
     toy = runs["toy"]
+    if toy.truth is None or "W" not in toy.truth:
+        raise RunDirError(f"{toy.path or 'the toy SAE run'} has no toy weights W in its truth.safetensors")
     W = toy.truth["W"]
     n_rep = int(represented(W)[0].sum())
-    t = toy.metrics
+    t = toy.table
     best = t.loc[t.mmcs.idxmax()]
     per_l1 = ", ".join(f"{r.l1:g}: {r.mmcs:.3f}" for _, r in t.iterrows())
     claims.append(TOY_RECOVERS(
@@ -146,11 +150,12 @@ def sparse_coding_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         + f" (true L0 {src.n_active:g})",
     ))
 
+    f = figure_inputs(toy)
     figures = [
-        decoder_directions(toy),
+        decoder_directions(f.true_features, f.decoder, f.labels, f.title, mmcs=f.mmcs),
         recovery_heatmap(sweep, title=f"Mean max cosine with the {n_true} true features, by dictionary size and L1"),
         recovery_curves(sweep, title="Recovery and dead latents against dictionary size", n_true=n_true),
-        loss_history(toy),
+        loss_history(f.history, f.labels, f.title),
     ]
     notes = [
         "Metrics: L0 is the mean number of nonzero latents per sample; explained variance 1 − Σ‖x − x̂‖² / "

@@ -24,6 +24,7 @@ from ..analysis.metrics import (
     superposition,
 )
 from ..config import RunConfig, make_config
+from ..families.toy import figure_inputs
 from ..runs import Run
 from .base import PAPER, Check, ClaimSpec, Experiment, Findings, check, fmt, within
 from .stats import spearman
@@ -107,7 +108,10 @@ def first_look_configs(quick: bool) -> dict[str, RunConfig]:
 def first_look_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     lin, relu = runs["linear"], runs["relu"]
     shown = [k * FIRST_SEEDS for k in range(len(FIRST_SPARSITY))]  # one instance per sparsity
-    figures = [plots.features_2d(lin, shown), plots.features_2d(relu, shown), plots.bias(relu, shown)]
+    fl, fr = figure_inputs(lin), figure_inputs(relu)
+    figures = [plots.features_2d(fl.W, fl.table, fl.labels, fl.title, shown),
+               plots.features_2d(fr.W, fr.table, fr.labels, fr.title, shown),
+               plots.bias(fr.b, fr.labels, fr.title, shown)]
     claims = []
 
     norms = feature_norms(lin.W)
@@ -135,7 +139,7 @@ def first_look_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     ))
 
     sparse = relu.W[FIRST_SEEDS:]
-    b = relu.b[FIRST_SEEDS:]
+    b = relu.model.b.detach()[FIRST_SEEDS:]
     pos = positive_interference(sparse) > POSITIVE_INTERFERENCE
     frac = float((b[pos] < 0).float().mean()) if pos.any() else float("nan")
     claims.append(NEGATIVE_BIAS(
@@ -222,7 +226,9 @@ def intro_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     groups = fits_by_setting(run)
     fits = len(groups[0])
     chosen = _densest_first(run, lowest_loss_fits(run))
-    figures = [plots.features_2d(run, chosen), plots.wtw_and_norms(run, chosen)]
+    f = figure_inputs(run)
+    figures = [plots.features_2d(f.W, f.table, f.labels, f.title, chosen),
+               plots.wtw_and_norms(f.W, f.table, f.labels, f.title, chosen)]
     counts, rho, _ = _intro_counts(run, chosen)
     shapes = {k: " + ".join(s.kind for s in inst if s.kind != "not represented")
               for k, inst in zip(chosen, classify(run.W[chosen]))}
@@ -313,7 +319,8 @@ def sweep_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     figures, claims = [], []
     for name, run in runs.items():
         m = run.config.model.n_hidden
-        figures.append(plots.wtw_and_norms(run))
+        f = figure_inputs(run)
+        figures.append(plots.wtw_and_norms(f.W, f.table, f.labels, f.title))
         counts = n_represented(run.W).tolist()
         rising = all(b >= a for a, b in zip(counts, counts[1:]))
         claims.append(SWEEP_MORE[name](

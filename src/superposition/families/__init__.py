@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # annotations only: runs imports this module
     import pandas as pd
     import plotly.graph_objects as go
     import torch
-    from torch import nn
 
     from ..hooks import Hook
     from ..runs import Run
@@ -87,7 +86,7 @@ class Family:
 
     name: str
     config: type[RunConfigBase]
-    build_model: Callable[[Any, torch.Generator | None], nn.Module]
+    build_model: Callable[[Any, torch.Generator | None], Any]  # an InstanceModel
     # (config, device, truth tensors of a saved run or None) -> an object with `sample(batch_size, generator)`
     build_data: Callable[[Any, str, Mapping[str, torch.Tensor] | None], Any]
     analyze: Callable[[Run], pd.DataFrame]
@@ -98,7 +97,7 @@ class Family:
     metric_rows: Callable[[Any], int]  # rows of metrics.csv
     memory: Callable[[Any], tuple[int, int]]  # (parameters, other float32 values alive in a training step)
     cli: CliSpec
-    training: Callable[[Any, nn.Module, Any], Training] | None = None
+    training: Callable[[Any, Any, Any], Training] | None = None  # (config, model, data)
     # the tensors saved as truth.safetensors (the data's ground truth), and their check on loading
     truth: Callable[[Any, Any], dict[str, torch.Tensor]] | None = None
     check_truth: Callable[[Any, Mapping[str, torch.Tensor]], str | None] | None = None
@@ -106,6 +105,10 @@ class Family:
     resolve: Callable[[Any, Mapping[str, Run]], Any] | None = None
     # the feature directions in the hidden layer, [n_instances, n_features, n_hidden] (`Run.W`), where they exist
     features: Callable[[Run], torch.Tensor] | None = None
+
+    def command(self, verb: str) -> str:
+        """The shell command that does `verb` for this family, e.g. 'superposition modadd train'."""
+        return " ".join(["superposition", *([self.cli.command] if self.cli.command else []), verb])
 
 
 REGISTRY: dict[str, Family] = {}

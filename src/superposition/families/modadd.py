@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-from ..analysis.modadd import summarize
+from .. import plots
+from ..analysis.modadd import can_involute, can_unmix, summarize, unmix
 from ..config import ModAddRunConfig
 from ..data.modadd import ModAddData
+from ..errors import SuperpositionError
 from ..models import BilinearModAdd
 from . import CliSpec, Family, Table, register
 
 if TYPE_CHECKING:
     import pandas as pd
+    import plotly.graph_objects as go
 
     from ..runs import Run
 
@@ -55,10 +59,57 @@ def title(config: ModAddRunConfig) -> str:
     return " · ".join(parts)
 
 
-def figures(run: Run) -> list:
-    from ..plots.modadd import modadd_figures
+def unmixed(run: Run, instance: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, str]:
+    """(learned, unmixed, how) for one init, weights of that init alone (no instance dimension) as float64: unmixed by
+    the note's involution where it applies (d = 4), else by the general inverse; None (and how "") where no unmixing
+    applies (a ReLU model, an odd embedding, layer norm)."""
+    m = run.config.model
+    if not 0 <= instance < m.n_instances:
+        raise SuperpositionError(f"instance must lie in 0..{m.n_instances - 1}, got {instance}")
+    w = {k: v[instance : instance + 1].double() for k, v in run.model.weights().items()}
+    model = BilinearModAdd.from_weights(w, layer_norm=m.layer_norm, loss_kind=m.loss)
+    learned = {k: v[0] for k, v in w.items()}
+    if m.kind != "bilinear" or not can_unmix(model):
+        return learned, None, ""
+    how: Literal["involution", "inverse"] = "involution" if can_involute(model) else "inverse"
+    return learned, {k: v[0] for k, v in unmix(model, how).weights().items()}, how
 
-    return modadd_figures(run)
+
+@dataclass(frozen=True)
+class FigureInputs:
+    """What `plots.modadd` draws of a run: init `instance`'s weights learned and unmixed (`unmixed`), the weights of
+    every init with the weight decay λ, the loss history, the instance labels and the run's title."""
+
+    instance: int
+    learned: dict[str, torch.Tensor]
+    unmixed: dict[str, torch.Tensor] | None
+    how: str
+    weights: dict[str, torch.Tensor]
+    weight_decay: float
+    history: pd.DataFrame
+    labels: list[str]
+    title: str
+
+
+def figure_inputs(run: Run, instance: int = 0) -> FigureInputs:
+    """A modadd run's figure inputs, init `instance` for the per-init figures."""
+    config = run.config
+    learned, mixed, how = unmixed(run, instance)
+    return FigureInputs(instance, learned, mixed, how, run.model.weights(), config.train.resolved_weight_decay,
+                        run.history, [MODADD.instance_label(config, k) for k in range(config.model.n_instances)],
+                        MODADD.title(config))
+
+
+def figures(run: Run) -> list[go.Figure]:
+    """Every figure of a modadd run, in reading order: init 0's frequencies (and bilinear weights), the weight
+    magnitudes of every init, the loss history."""
+    f = figure_inputs(run)
+    label = f.labels[f.instance]
+    figs = [plots.frequency_shares(f.learned, f.unmixed, f.how, label, f.title)]
+    if run.config.model.kind == "bilinear":
+        figs.append(plots.bilinear_weights(f.learned, f.unmixed, f.how, label, f.title))
+    return figs + [plots.weight_magnitudes(f.weights, f.weight_decay, f.title),
+                   plots.loss_history(f.history, f.labels, f.title)]
 
 
 def document(run: Run) -> dict[str, Any]:
@@ -83,7 +134,7 @@ def tables(doc: dict[str, Any]) -> list[Table]:
 
 
 def saved(run: Run) -> str:
-    accs = ", ".join(f"{a:.3f}" for a in run.metrics.test_accuracy)
+    accs = ", ".join(f"{a:.3f}" for a in (run.metrics if run.metrics is not None else analyze(run)).test_accuracy)
     return f"saved {run.path} ({run.config.model.n_instances} instances, test accuracy per instance: {accs})"
 
 

@@ -4,10 +4,12 @@ with known features, scored against the true features."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .. import plots
 from ..analysis.dictionary import evaluate
 from ..config import SAERunConfig
 from ..data import FeatureData
@@ -19,7 +21,7 @@ from . import CliSpec, Extra, Family, Table, Training, register
 
 if TYPE_CHECKING:
     import pandas as pd
-    from torch import nn
+    import plotly.graph_objects as go
 
     from ..runs import Run
 
@@ -68,7 +70,7 @@ def build_data(config: SAERunConfig, device: str, truth: Mapping[str, torch.Tens
             data.true_features = truth["true_features"].to(device)
         return data
     W = truth["W"] if truth is not None else _toy_weights(config)
-    return HiddenActivations(W.to(device), FeatureData(one_instance(src.toy.data, src.instance), device=device))
+    return HiddenActivations(W.to(device), FeatureData(one_instance(src.toy_config.data, src.instance), device=device))
 
 
 def truth(config: SAERunConfig, data) -> dict[str, torch.Tensor]:
@@ -88,14 +90,14 @@ def check_truth(config: SAERunConfig, tensors: Mapping[str, torch.Tensor]) -> st
     if src.kind == "sphere" and features.shape[1] != src.n_features:
         return f"true_features holds {features.shape[1]} features, config.json says {src.n_features}"
     if src.kind == "toy":
-        expected = (1, src.toy.data.n_features, src.toy.model.n_hidden)
+        expected = (1, src.toy_config.data.n_features, src.toy_config.model.n_hidden)
         if "W" not in tensors or tuple(tensors["W"].shape) != expected:
             return f"W must be {list(expected)} for this toy source, got {tuple(tensors['W'].shape) if 'W' in tensors else 'nothing'}"
     extra = sorted(set(tensors) - {"true_features", "W"})
     return f"unexpected tensor {extra[0]!r}" if extra else None
 
 
-def training(config: SAERunConfig, model: nn.Module, data) -> Training:
+def training(config: SAERunConfig, model: SparseAutoencoder, data: Any) -> Training:
     """Decoder renormalisation and resampling hooks, and the facts only training sees: latents silent over the last
     `dead_window` steps, and how many were resampled."""
     resampled: list[tuple[int, list[int]]] = []
@@ -113,6 +115,8 @@ def analyze(run: Run) -> pd.DataFrame:
     """One row per autoencoder: L0, explained variance, shrinkage, dead latents and recovery of the true features,
     on held-out samples (`analysis.dictionary.evaluate`)."""
     data = build_data(run.config, str(run.model.b_dec.device), truth=run.truth)
+    if run.truth is None:
+        raise ConfigError("an SAE run is analysed against its truth (truth.safetensors), which this run lacks")
     table = evaluate(run.model, data, true_features=run.truth["true_features"],
                      seed=run.config.train.seed + HELD_OUT_SALT)
     table.insert(1, "d_sae", run.config.model.d_sae)
@@ -137,9 +141,9 @@ def title(config: SAERunConfig) -> str:
     kind = "TopK, k=" + str(m.k) if m.activation == "topk" else "ReLU + L1"
     parts = [f"SAE ({kind}), {m.d_sae} latents, {'tied' if m.tied else 'untied'}"]
     if src.kind == "toy":
-        p = src.toy.data.probability()[src.instance]
-        parts.append(f"on the hidden layer of a {src.toy.model.kind} toy model, n={src.toy.data.n_features}, "
-                     f"m={src.toy.model.n_hidden}, 1−S = {float(p.mean()):.3g}")
+        p = src.toy_config.data.probability()[src.instance]
+        parts.append(f"on the hidden layer of a {src.toy_config.model.kind} toy model, n={src.toy_config.data.n_features}, "
+                     f"m={src.toy_config.model.n_hidden}, 1−S = {float(p.mean()):.3g}")
     else:
         parts.append(f"on {src.n_features} random unit features in {src.d} dimensions, {src.n_active:g} active "
                      "on average" + (f", correlation {src.correlation:g}" if src.correlation else ""))
@@ -152,10 +156,38 @@ def instance_label(config: SAERunConfig, instance: int) -> str:
     return f"L1 = {l1:g}" if config.model.activation == "relu" else f"instance {instance}"
 
 
-def figures(run: Run) -> list:
-    from ..plots.dictionary import sae_figures
+@dataclass(frozen=True)
+class FigureInputs:
+    """What `plots.dictionary` draws of an SAE run: the true features `[n_true, d]` (None without a truth file), the
+    decoder rows `[n_instances, d_sae, d]`, each autoencoder's mean max cosine once measured, the loss history, the
+    instance labels and the run's title."""
 
-    return sae_figures(run)
+    true_features: torch.Tensor | None
+    decoder: torch.Tensor
+    mmcs: list[float] | None
+    history: pd.DataFrame
+    labels: list[str]
+    title: str
+
+
+def figure_inputs(run: Run) -> FigureInputs:
+    """An SAE run's figure inputs."""
+    config, metrics = run.config, run.metrics
+    return FigureInputs(
+        None if run.truth is None else run.truth["true_features"][0], run.model.decoder.detach(),
+        metrics.mmcs.tolist() if metrics is not None and "mmcs" in metrics else None, run.history,
+        [SAE.instance_label(config, k) for k in range(config.model.n_instances)], SAE.title(config),
+    )
+
+
+def figures(run: Run) -> list[go.Figure]:
+    """Every figure of an SAE run, in reading order: the learned dictionary over the true features (2-dimensional
+    inputs only), the loss history."""
+    f = figure_inputs(run)
+    figs = []
+    if f.true_features is not None and f.true_features.shape[-1] == 2:
+        figs.append(plots.decoder_directions(f.true_features, f.decoder, f.labels, f.title, mmcs=f.mmcs))
+    return figs + [plots.loss_history(f.history, f.labels, f.title)]
 
 
 def prepare(config: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +208,7 @@ def prepare(config: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
         if given:
             raise ConfigError(f"--{FLAGS.get('source.' + given[0], given[0]).lstrip('-').replace('_', '-')} applies "
                               "to --sphere data only")
-        toy = load_run(run_dir, device="cpu")
+        toy = load_run(str(run_dir), device="cpu")
         if toy.config.family != "toy":
             raise ConfigError(f"{run_dir} is a {toy.config.family} run; SAEs read toy runs")
         source.update(kind="toy", toy=toy.config.model_dump(), run=str(run_dir))
@@ -207,14 +239,14 @@ def tables(doc: dict[str, Any]) -> list[Table]:
 def saved(run: Run) -> str:
     n = run.config.model.n_instances
     return (f"saved {run.path} ({n} autoencoder{'s' if n != 1 else ''}; mean max cosine with the true features: "
-            + ", ".join(f"{v:.3f}" for v in run.metrics.mmcs) + ")")
+            + ", ".join(f"{v:.3f}" for v in (run.metrics if run.metrics is not None else analyze(run)).mmcs) + ")")
 
 
 def memory(config: SAERunConfig) -> tuple[int, int]:
     src, m, k = config.source, config.model, config.model.n_instances
     d_in = src.d_in
     weights = d_in * m.d_sae * (1 if m.tied else 2) + m.d_sae + d_in
-    n_true = src.n_features if src.kind == "sphere" else src.toy.data.n_features
+    n_true = src.n_features if src.kind == "sphere" else src.toy_config.data.n_features
     return k * weights, k * config.train.batch_size * (m.d_sae + d_in + n_true) * 8 + n_true * d_in
 
 

@@ -3,20 +3,24 @@ abs computation model, all trained on sparse synthetic features."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .. import plots
 from ..analysis.geometry import NOT_REPRESENTED, classify, describe
 from ..analysis.neurons import summarize_neurons
 from ..analysis.table import feature_table
 from ..config import RunConfig
 from ..data import FeatureData
+from ..errors import SuperpositionError
 from ..models import ComputationModel, NeuronModel, ToyModel
 from . import CliSpec, Family, Table, register
 
 if TYPE_CHECKING:
     import pandas as pd
+    import plotly.graph_objects as go
 
     from ..runs import Run
 
@@ -97,18 +101,54 @@ def instance_label(config: RunConfig, instance: int) -> str:
     return f"mean 1−S = {float(p.mean()):.3g}"
 
 
-def figures(run: Run) -> list:
-    from .. import plots
-
-    if run.config.model.kind in ("neuron", "abs"):
-        return [plots.neurons(run), plots.polysemantic_neurons(run), plots.loss_history(run)]
-    return [fig(run) for fig in (plots.features_2d, plots.wtw_and_norms, plots.dimensionality_scatter,
-                                 plots.interference, plots.bias, plots.loss_history)]
-
-
 def nonnegative_inputs(config: RunConfig) -> bool:
     """Whether the model's inputs are never negative (the neuron model's features lie in [0, 1])."""
     return config.data.magnitude in ("uniform", "constant")
+
+
+class FigureInputs:
+    """What the toy figures draw, read from a run once: the feature matrix `W` and bias `b`, the per-feature table
+    (computed when first asked for), the instance labels and the run's title, and what its data says (importance,
+    feature probabilities, whether inputs are non-negative)."""
+
+    def __init__(self, run: Run) -> None:
+        config = run.config
+        self.W = feature_matrix(run)
+        want = (config.data.n_instances, config.data.n_features, config.model.n_hidden)
+        if tuple(self.W.shape) != want:  # every title would describe the wrong model
+            raise SuperpositionError(f"cannot plot: W has shape {tuple(self.W.shape)} but the config describes "
+                                     f"[n_instances, n_features, n_hidden] = {want}")
+        self.b = run.b
+        self.data = config.data
+        self.labels = [TOY.instance_label(config, k) for k in range(config.data.n_instances)]
+        self.title = TOY.title(config)
+        self.importance = config.data.importance_table()
+        self.probability = config.data.probability()
+        self.nonnegative = nonnegative_inputs(config)
+        self.history = run.history
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The per-feature table (`analysis.table.feature_table`) of the run's weights."""
+        return feature_table(self.W, self.b, self.data)
+
+
+def figure_inputs(run: Run) -> FigureInputs:
+    """A toy run's figure inputs (its weights, table, labels and title), for `plots.toy` and `plots.neurons`."""
+    return FigureInputs(run)
+
+
+def figures(run: Run) -> list[go.Figure]:
+    """Every figure of a toy run: the neuron figures for the neuron and abs models, the feature figures otherwise;
+    the loss history last."""
+    f = figure_inputs(run)
+    loss = plots.loss_history(f.history, f.labels, f.title)
+    if run.config.model.kind in ("neuron", "abs"):
+        return [plots.neurons(f.W, f.importance, f.labels, f.title, nonnegative_inputs=f.nonnegative),
+                plots.polysemantic_neurons(f.W, f.probability, f.title, nonnegative_inputs=f.nonnegative), loss]
+    return [plots.features_2d(f.W, f.table, f.labels, f.title), plots.wtw_and_norms(f.W, f.table, f.labels, f.title),
+            plots.dimensionality_scatter(f.table, f.title), plots.interference(f.table, f.labels, f.title),
+            plots.bias(f.b, f.labels, f.title), loss]
 
 
 def document(run: Run) -> dict[str, Any]:

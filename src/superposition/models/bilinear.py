@@ -101,6 +101,7 @@ class BilinearModAdd(nn.Module):
         if embed.ndim != 3:
             raise ConfigError(f"embed must be [n_instances, p, d_embed], got shape {tuple(embed.shape)}")
         n_inst, p, d = embed.shape
+        hidden_names: tuple[str, ...]
         if "L" in w and "R" in w:
             activation, hidden_names = "bilinear", ("L", "R")
         elif "W" in w:
@@ -187,7 +188,7 @@ class BilinearModAdd(nn.Module):
             P = torch.bmm(self.embed, W4.transpose(1, 2))  # [inst, p, 4H]
             X = P[:, a, : 2 * H] + P[:, b, 2 * H :]  # [inst, n, 2H] = [L x, R x]
             if self.bias:
-                X += torch.cat([self.bL, self.bR], dim=1)[:, None, :]
+                X += torch.cat([self.bL, self.bR], dim=1)[:, None, :]  # type: ignore[list-item]
             Lx, Rx = X[..., :H], X[..., H:]
             h = Lx * Rx
             logits = _affine(h, self.U, self.bU)
@@ -223,10 +224,10 @@ class BilinearModAdd(nn.Module):
             dE = torch.bmm(dP, W4)
             dL = torch.cat([dW4[:, :H], dW4[:, 2 * H : 3 * H]], dim=-1)
             dR = torch.cat([dW4[:, H : 2 * H], dW4[:, 3 * H :]], dim=-1)
-            grads = {"embed": dE, "L": dL, "R": dR, "U": dU}
+            named = {"embed": dE, "L": dL, "R": dR, "U": dU}
             if self.bias:
-                grads.update(bL=dX[..., :H].sum(1), bR=dX[..., H:].sum(1), bU=G.sum(1) * scale)
-        by_id = {id(getattr(self, k)): g for k, g in grads.items()}
+                named.update(bL=dX[..., :H].sum(1), bR=dX[..., H:].sum(1), bU=G.sum(1) * scale)
+        by_id = {id(getattr(self, k)): g for k, g in named.items()}
         return loss, [by_id[id(p)] for p in params]
 
     @torch.no_grad()

@@ -102,7 +102,7 @@ class NeuronModel(nn.Module):
         model = cls(config, n_features=n_feat, n_instances=n_inst, device=W.device)
         with torch.no_grad():
             model.W.copy_(W)
-            if b is not None:
+            if b is not None and model.b is not None:
                 model.b.copy_(b)
         return model
 
@@ -204,7 +204,7 @@ class ComputationModel(nn.Module):
         with torch.no_grad():
             model.W1.copy_(W1)
             model.W2.copy_(W2)
-            if b is not None:
+            if b is not None and model.b is not None:
                 model.b.copy_(b)
         return model
 

@@ -59,6 +59,9 @@ class SparseAutoencoder(nn.Module):
     True
     """
 
+    l1: Tensor  # buffers: the L1 coefficient per instance, and steps since each latent last fired
+    steps_since_fired: Tensor
+
     def __init__(
         self,
         config: SAEConfig,
@@ -105,7 +108,8 @@ class SparseAutoencoder(nn.Module):
             config = SAEConfig(d_sae=d_sae, tied=W_dec is None)
         if d_sae != config.d_sae:
             raise ConfigError(f"W_enc has {d_sae} latents but config.d_sae is {config.d_sae}")
-        expected = {"b_enc": (b_enc, (n_inst, d_sae)), "b_dec": (b_dec, (n_inst, d_in))}
+        expected: dict[str, tuple[Tensor, tuple[int, ...]]] = {"b_enc": (b_enc, (n_inst, d_sae)),
+                                                               "b_dec": (b_dec, (n_inst, d_in))}
         if W_dec is not None:
             expected["W_dec"] = (W_dec, (n_inst, d_sae, d_in))
         for name, (t, shape) in expected.items():
@@ -118,7 +122,7 @@ class SparseAutoencoder(nn.Module):
             model.W_enc.copy_(W_enc)
             model.b_enc.copy_(b_enc)
             model.b_dec.copy_(b_dec)
-            if W_dec is not None:
+            if W_dec is not None and model.W_dec is not None:
                 model.W_dec.copy_(W_dec)
         return model
 
@@ -151,7 +155,7 @@ class SparseAutoencoder(nn.Module):
     def _activate(self, pre: Tensor) -> Tensor:
         f = torch.relu(pre)
         if self.config.activation == "topk":
-            values, indices = f.topk(self.config.k, dim=-1, sorted=False)
+            values, indices = f.topk(int(self.config.k or 0), dim=-1, sorted=False)
             f = torch.zeros_like(f).scatter(-1, indices, values)
         return f
 

@@ -75,9 +75,9 @@ class ToyModel(nn.Module):
         model = cls(config, n_features=n_feat, n_instances=n_inst, device=W.device)
         with torch.no_grad():
             model.W.copy_(W)
-            if b is not None:
+            if b is not None and model.b is not None:
                 model.b.copy_(b)
-            if W_dec is not None:
+            if W_dec is not None and model.W_dec is not None:
                 model.W_dec.copy_(W_dec)
         return model
 

@@ -1,42 +1,55 @@
-"""Figures of sparse-autoencoder runs: learned decoder directions over the true features, and recovery of the true
-features against dictionary size and L1 coefficient. Titles are built from the run config."""
+"""Figures of sparse-autoencoder runs (sparse coding): learned decoder directions over the true features, and
+recovery of the true features against dictionary size and L1 coefficient.
+
+`decoder_directions` takes one run's tensors, its instance labels and its one-line title; the sweeps take a table of
+`analysis.dictionary.evaluate` rows and a plain-text title.
+"""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from jaxtyping import Float
 from plotly.subplots import make_subplots
+from torch import Tensor
 
-from ..config import SAERunConfig
 from ..errors import SuperpositionError
-from ..runs import Run
-from . import PANEL, TEMPLATE, _cell, _colour, _equal_aspect, _grid, instance_label, run_title
+from .common import (
+    PANEL,
+    TEMPLATE,
+    _cell,
+    _colour,
+    _equal_aspect,
+    _grid,
+    check_labels,
+    chosen_instances,
+    figure_title,
+    heading,
+)
 
 
-def _sae(run: Run) -> None:
-    if run.config.family != "sae" or run.truth is None:
-        raise SuperpositionError(f"this figure needs an SAE run with its truth, got a {run.config.family} run")
-
-
-def decoder_directions(run: Run, instances: Sequence[int] | None = None, max_cols: int = 3) -> go.Figure:
+def decoder_directions(
+    true_features: Float[Tensor, "n_true d"] | None, decoder: Float[Tensor, "inst d_sae d"], labels: Sequence[str],
+    title: str, mmcs: Sequence[float] | None = None, instances: Sequence[int] | None = None, max_cols: int = 3,
+) -> go.Figure:
     """The learned dictionary (coloured arrows) over the true features (grey), one panel per autoencoder; for a
-    2-dimensional input (an SAE on a toy model with m = 2)."""
-    _sae(run)
-    true = run.truth["true_features"][0].cpu().numpy()
-    if true.shape[1] != 2:
-        raise SuperpositionError(f"decoder_directions draws 2-dimensional inputs, this SAE reads {true.shape[1]}")
-    decoder = run.model.decoder.detach().cpu().numpy()
-    chosen = list(range(run.model.n_instances)) if instances is None else list(instances)
+    2-dimensional input (an SAE on a toy model with m = 2). `mmcs` (one per autoencoder, when measured) joins each
+    panel's title. A run without its true features (None) is refused."""
+    if true_features is None:
+        raise SuperpositionError("decoder_directions needs the SAE's true features (its truth file)")
+    if true_features.shape[1] != 2:
+        raise SuperpositionError(
+            f"decoder_directions draws 2-dimensional inputs, this SAE reads {true_features.shape[1]}"
+        )
+    check_labels(decoder.shape[0], labels)
+    true = true_features.detach().cpu().numpy()
+    learned = decoder.detach().cpu().numpy()
+    chosen = chosen_instances(decoder.shape[0], instances)
     rows, cols = _grid(len(chosen), max_cols)
-    metrics = run.metrics
-    titles = []
-    for k in chosen:
-        note = f", MMCS {metrics.mmcs.iloc[k]:.3f}" if metrics is not None and "mmcs" in metrics else ""
-        titles.append(instance_label(run.config, k) + note)
+    titles = [labels[k] + (f", MMCS {mmcs[k]:.3f}" if mmcs is not None else "") for k in chosen]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.12)
     for i, k in enumerate(chosen):
         r, c = _cell(i, cols)
@@ -44,9 +57,9 @@ def decoder_directions(run: Run, instances: Sequence[int] | None = None, max_col
             fig.add_trace(go.Scatter(x=[0, x], y=[0, y], mode="lines", line=dict(color="#bdbdbd", width=7),
                                      name="true feature", legendgroup="true", showlegend=i == 0 and j == 0,
                                      hovertemplate=f"true feature {j}<extra></extra>"), row=r, col=c)
-        for j, (x, y) in enumerate(decoder[k]):
+        for j, (x, y) in enumerate(learned[k]):
             fig.add_trace(go.Scatter(x=[0, x], y=[0, y], mode="lines+markers",
-                                     line=dict(color=_colour("Viridis", j, 0, len(decoder[k]) - 1), width=2),
+                                     line=dict(color=_colour("Viridis", j, 0, len(learned[k]) - 1), width=2),
                                      marker=dict(size=[0, 7]), name="learned latent", legendgroup="learned",
                                      showlegend=i == 0 and j == 0,
                                      hovertemplate=f"latent {j}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>"),
@@ -54,7 +67,7 @@ def decoder_directions(run: Run, instances: Sequence[int] | None = None, max_col
         fig.update_xaxes(range=[-1.15, 1.15], showticklabels=False, row=r, col=c)
         fig.update_yaxes(range=[-1.15, 1.15], showticklabels=False, row=r, col=c)
         _equal_aspect(fig, r, c)
-    fig.update_layout(title=f"<b>Learned dictionary over the true features</b><br><sup>{run_title(run.config)}</sup>",
+    fig.update_layout(title=figure_title("Learned dictionary over the true features", title),
                       template=TEMPLATE, width=max(cols * PANEL + 120, 520), height=rows * PANEL + 160,
                       legend=dict(orientation="h", y=-0.05))
     return fig
@@ -73,7 +86,7 @@ def recovery_heatmap(table: pd.DataFrame, *, title: str, value: str = "mmcs") ->
     ))
     fig.update_xaxes(title="dictionary size d_sae", type="category")
     fig.update_yaxes(title="L1 coefficient", type="category")
-    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=620, height=440)
+    fig.update_layout(title=heading(title), template=TEMPLATE, width=620, height=440)
     return fig
 
 
@@ -107,18 +120,8 @@ def recovery_curves(table: pd.DataFrame, *, title: str, n_true: int | None = Non
             fig.update_xaxes(type="log", title="d_sae", row=r, col=c)
             if n_true is not None:
                 fig.add_vline(x=n_true, line_dash="dot", line_color="#8c8c8c", row=r, col=c)
-    fig.update_layout(title=f"<b>{html.escape(title)}</b>", template=TEMPLATE, width=1000, height=380 * rows + 60)
+    fig.update_layout(title=heading(title), template=TEMPLATE, width=1000, height=380 * rows + 60)
     return fig
 
 
-def sae_figures(run: Run) -> list[go.Figure]:
-    """Every figure of one SAE run, in reading order."""
-    from . import loss_history
-
-    figs = []
-    if run.truth is not None and run.truth["true_features"].shape[-1] == 2:
-        figs.append(decoder_directions(run))
-    return figs + [loss_history(run)]
-
-
-__all__ = ["decoder_directions", "recovery_curves", "recovery_heatmap", "sae_figures"]
+__all__ = ["CURVES", "decoder_directions", "recovery_curves", "recovery_heatmap"]
