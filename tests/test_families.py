@@ -183,12 +183,17 @@ def test_the_abs_task_is_the_same_run_from_every_entry_point(tmp_path):
     from_python = make_config(model=dict(kind="abs"))
     (tmp_path / "abs.json").write_text(json.dumps({"model": {"kind": "abs"}}))
     from_file = json.loads(cli("train", "--config", str(tmp_path / "abs.json"), "--print-config", "--out", "x").output)
-    from_flags = json.loads(cli("train", "--model", "abs", "--print-config", "--out", "x").output)
+    from_flags = json.loads(cli("train", "--model", "abs", "--print-config").output)  # no --out needed to print
     assert from_python.model_dump(mode="json") == from_file == from_flags
     assert (from_python.data.magnitude, from_python.data.target) == ("uniform_signed", "abs")
     # a magnitude given explicitly is kept
     explicit = make_config(model=dict(kind="abs"), data=dict(magnitude="uniform", target="identity"))
     assert (explicit.data.magnitude, explicit.data.target) == ("uniform", "identity")
+
+
+def test_train_without_out_is_one_line_unless_it_only_prints_the_config():
+    result = cli("train", "--model", "relu")
+    assert result.exit_code == 2 and "missing option --out" in result.output and "Traceback" not in result.output
 
 
 # ------------------------------------------------------------------ one model interface

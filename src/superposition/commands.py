@@ -159,7 +159,8 @@ def train_command(family: Family, run: Callable[[Any, Path, bool, bool, bool], N
     as_json)`."""
     all_flags = flags(family)
     params = [
-        _parameter("out", typer.Option(..., "--out", help="Run directory to write."), Path),
+        _parameter("out", typer.Option(None, "--out", help="Run directory to write (required unless --print-config)."),
+                   Optional[Path]),
         _parameter("config", typer.Option(None, "--config", help="A JSON run config (any run's config.json); "
                                           "flags override it."), Optional[Path]),
     ]
@@ -196,6 +197,8 @@ def train_command(family: Family, run: Callable[[Any, Path, bool, bool, bool], N
         if kwargs["print_config"]:
             typer.echo(config.to_json())
             return
+        if kwargs["out"] is None:
+            raise ConfigError("missing option --out: the run directory to write")
         run(config, kwargs["out"], kwargs["overwrite"], kwargs["quiet"], kwargs["as_json"])
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
