@@ -81,6 +81,25 @@ class ToyModel(nn.Module):
                 model.W_dec.copy_(W_dec)
         return model
 
+    @classmethod
+    def from_arena(
+        cls, W: Float[Tensor, "inst hidden feat"], b_final: Float[Tensor, "inst feat"] | None = None, kind: str = "relu"
+    ) -> "ToyModel":
+        """A model from ARENA's layout (its superposition exercises' `ToyModel`): `W [n_inst, d_hidden, n_features]`
+        (h = W x) and `b_final [n_inst, n_features]`. Ours stores W transposed, `[n_instances, n_features, n_hidden]`
+        (h = x W), so that a feature's direction is a row."""
+        if W.ndim != 3:
+            raise ConfigError(f"ARENA's W must be [n_inst, d_hidden, n_features], got shape {tuple(W.shape)}")
+        return cls.from_weights(W.transpose(1, 2).contiguous(), b_final, kind)
+
+    def to_arena(self) -> dict[str, Tensor]:
+        """The weights in ARENA's layout: `{"W": [n_inst, d_hidden, n_features], "b_final": [n_inst, n_features]}`
+        (a zero `b_final` for a model without bias). ARENA's toy model ties its decoder, so an untied one is refused."""
+        if self.W_dec is not None:
+            raise ConfigError("ARENA's toy model ties its decoder to W; this model's decoder is untied")
+        b = torch.zeros_like(self.W[:, :, 0]) if self.b is None else self.b.detach().clone()
+        return {"W": self.W.detach().transpose(1, 2).contiguous(), "b_final": b}
+
     @property
     def decoder(self) -> Float[Tensor, "inst hidden feat"]:
         return self.W.transpose(1, 2) if self.W_dec is None else self.W_dec
