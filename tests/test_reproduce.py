@@ -148,3 +148,30 @@ def test_check_and_within_write_the_text_and_decide_from_one_threshold():
         SOME([], "nothing")
     with pytest.raises(ValueError, match="kind must be one of"):
         ClaimSpec("x.y", "s", "src", kind="guessed")
+
+
+def _weights(out):
+    return {p.parent.name: p.read_bytes() for p in sorted((out / "runs").rglob("weights.safetensors"))}
+
+
+def test_workers_train_the_same_runs_bit_for_bit_and_the_report_counts_them(tmp_path, only_tiny):
+    one = runner.invoke(app, ["reproduce", "--quiet", "--workers", "1", "--out", str(tmp_path / "one")])
+    two = runner.invoke(app, ["reproduce", "--quiet", "--workers", "2", "--out", str(tmp_path / "two")])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert _weights(tmp_path / "one") == _weights(tmp_path / "two") != {}
+    docs = [json.loads((tmp_path / d / "claims.json").read_text()) for d in ("one", "two")]
+    assert docs[0]["claims"] == docs[1]["claims"]
+    (section,) = docs[1]["experiments"]
+    assert (section["trained"], section["reused"]) == (1, 0), "a run trained by a worker counts as trained"
+    again = runner.invoke(app, ["reproduce", "--quiet", "--workers", "2", "--out", str(tmp_path / "two")])
+    (section,) = json.loads((tmp_path / "two" / "claims.json").read_text())["experiments"]
+    assert again.exit_code == 0 and (section["trained"], section["reused"]) == (0, 1)
+
+
+def test_a_worker_never_takes_more_threads_than_it_was_given(monkeypatch):
+    from superposition.config import TrainConfig
+    from superposition.train import MAX_THREADS_ENV, choose_threads
+
+    assert choose_threads(TrainConfig(threads=2)) == 2
+    monkeypatch.setenv(MAX_THREADS_ENV, "1")
+    assert choose_threads(TrainConfig(threads=2)) == 1 and choose_threads(TrainConfig()) == 1

@@ -127,12 +127,14 @@ def reproduce(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any claim is not reproduced."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     as_json: bool = typer.Option(False, "--json", help="Print claims.json's content instead of a summary line."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                          help="Processes that train the runs (default: the machine's cores)."),
 ) -> None:
     """Train the literature's experiments, check their claims, write OUT/index.html and OUT/claims.json."""
     import time
 
     from .experiments import EXPERIMENTS
-    from .experiments.runner import run_experiment, select
+    from .experiments.runner import run_experiment, select, train_all
     from .report import check_report_dir, write_report
 
     names = None if only is None else [n.strip() for n in only.split(",") if n.strip()]
@@ -143,10 +145,16 @@ def reproduce(
     quiet = quiet or as_json
     say = (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
     start = time.perf_counter()
+    workers = workers or os.cpu_count() or 1
+    spent = None
+    if workers > 1:  # train every run first, in parallel; then analyse in order (all runs are cached by then)
+        say(f"training the runs of {len(chosen)} experiment(s) in {workers} worker processes")
+        spent = train_all(chosen, out, quick, workers, say=say)
     sections = []
     for i, experiment in enumerate(chosen, start=1):
         say(f"[{i}/{len(chosen)}] {experiment.name}: {experiment.title}")
-        section = run_experiment(experiment, out, quick, progress=not quiet, say=say)
+        section = run_experiment(experiment, out, quick, progress=not quiet, say=say,
+                                 trained_before=None if spent is None else spent[experiment.name])
         sections.append(section)
         verdicts = [c.reproduced for c in section.findings.claims]
         say(f"  {sum(verdicts)} of {len(verdicts)} claims reproduced ({section.seconds:.1f} s)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -88,6 +89,11 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+# Set by `reproduce --workers` in each worker process: the most intra-op threads a run there may take, so that N
+# workers on N cores do not contend (the modular-addition runs ask for two).
+MAX_THREADS_ENV = "SUPERPOSITION_MAX_THREADS"
+
+
 @contextlib.contextmanager
 def thread_count(n: int | None) -> Iterator[None]:
     """Run the block with `n` intra-op threads (None: leave as is), restoring the previous count after."""
@@ -105,6 +111,9 @@ def thread_count(n: int | None) -> Iterator[None]:
 def choose_threads(config: TrainConfig) -> int | None:
     """The intra-op thread count for a run: the config's; else one thread on CPU (measured on 2 shared cores: the
     intro model runs ~1.2x faster on one thread, an n=200/m=20 sweep of 20 instances 4x faster); else torch's."""
+    cap = os.environ.get(MAX_THREADS_ENV)
+    if cap is not None and config.device == "cpu":  # a worker among several: never more threads than it was given
+        return min(config.threads or 1, int(cap))
     if config.threads is not None:
         return config.threads
     return 1 if config.device == "cpu" else None

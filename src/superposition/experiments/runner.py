@@ -8,16 +8,18 @@ measures it again with the current analysis).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, SuperpositionError
+from ..errors import ConfigError
 from ..families import family_of
-from ..lab import analyze, train_run
 from ..runs import Run, load_run
+from ..workers import Job, cached_run, start_worker, train_job
 from .base import Experiment, Findings, complete
 
 
@@ -48,24 +50,17 @@ def select(experiments: Sequence[Experiment], only: Sequence[str] | None) -> lis
     return [e for e in experiments if e.name in only]
 
 
-def cached_run(config: Any, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
-    """Load the run of `config` from `directory` if it is there and intact, else train and save it.
-    Returns the run and whether it was reused."""
-    if directory.exists():
-        try:
-            run = load_run(directory)
-            if run.config == config:
-                run.metrics = analyze(run)  # the stored table may predate a change in the analysis
-                return run, True
-        except SuperpositionError:
-            pass  # corrupt or stale: train it again, replacing it atomically
-    # A stale or corrupt cached run is one of ours (named by its config hash): replace it.
-    return train_run(config, directory, overwrite=True, progress=progress, description=description), False
+def run_directory(out: Path, experiment: Experiment, name: str, config: Any) -> Path:
+    """Where the report caches one run: `OUT/runs/<experiment>/<run>-<config hash>`."""
+    return out / "runs" / experiment.name / f"{name}-{config_hash(config)}"
 
 
 def run_experiment(
-    experiment: Experiment, out: Path, quick: bool, *, progress: bool = True, say: Callable[[str], None] = print
+    experiment: Experiment, out: Path, quick: bool, *, progress: bool = True, say: Callable[[str], None] = print,
+    trained_before: tuple[float, int] | None = None,
 ) -> Section:
+    """Train (or reuse) the experiment's runs, analyse them, and time it. `trained_before` is (seconds, runs) spent
+    training its runs elsewhere beforehand (`train_all`): they are counted as trained and their time added."""
     start = time.perf_counter()
     configs = experiment.configs(quick)
     runs: dict[str, Run] = {}
@@ -74,11 +69,59 @@ def run_experiment(
         resolve = family_of(config).resolve
         if resolve is not None:  # a run that reads another (an SAE on a toy run): point it at that run's directory
             config = resolve(config, runs)
-        directory = out / "runs" / experiment.name / f"{name}-{config_hash(config)}"
+        directory = run_directory(out, experiment, name, config)
         run, was_cached = cached_run(config, directory, progress=progress, description=f"{experiment.name}/{name}")
         runs[name] = run
         reused += was_cached
-        if was_cached:
+        if was_cached and trained_before is None:
             say(f"  {experiment.name}/{name}: reused {directory}")
     findings = complete(experiment, experiment.analyze(runs, quick))
-    return Section(experiment, findings, time.perf_counter() - start, trained=len(configs) - reused, reused=reused)
+    seconds, trained = trained_before or (0.0, 0)
+    return Section(experiment, findings, time.perf_counter() - start + seconds,
+                   trained=len(configs) - reused + trained, reused=reused - trained)
+
+
+def _jobs(experiments: Sequence[Experiment], out: Path, quick: bool, wave: int) -> list[Job]:
+    """The runs of `experiments` that read no other run (wave 0), or those that do (wave 1: an SAE on a toy run,
+    resolved against the wave-0 runs of its experiment, which are saved by then)."""
+    jobs = []
+    for e in experiments:
+        configs = e.configs(quick)
+        first = {n: c for n, c in configs.items() if family_of(c).resolve is None}
+        if wave == 0:
+            jobs += [Job(e.name, n, c, run_directory(out, e, n, c)) for n, c in first.items()]
+            continue
+        saved: dict[str, Run] = {}
+        for name, config in configs.items():
+            resolve = family_of(config).resolve
+            if resolve is None:
+                continue
+            saved = saved or {n: load_run(run_directory(out, e, n, c)) for n, c in first.items()}
+            config = resolve(config, saved)
+            jobs.append(Job(e.name, name, config, run_directory(out, e, name, config)))
+    return sorted(jobs, key=lambda j: -j.cost)
+
+
+def train_all(experiments: Sequence[Experiment], out: Path, quick: bool, workers: int,
+              say: Callable[[str], None] = print) -> dict[str, tuple[float, int]]:
+    """Train (or reuse) every run of `experiments` in `workers` processes, one intra-op thread each, the longest
+    first. Returns per experiment the seconds its runs took to train (summed over workers) and how many were
+    trained. The weights are those a single process gives: each run is seeded by its config alone."""
+    spent: dict[str, tuple[float, int]] = {e.name: (0.0, 0) for e in experiments}
+    context = multiprocessing.get_context("spawn")  # a forked torch can hang in its thread pool
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(1,)) as pool:
+        for wave in (0, 1):
+            pending: set[Future] = {pool.submit(train_job, job) for job in _jobs(experiments, out, quick, wave)}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        job, seconds, reused = future.result()
+                    except BaseException:  # a failed run fails the report, as in one process: stop the others
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
+                    if not reused:
+                        total, count = spent[job.experiment]
+                        spent[job.experiment] = (total + seconds, count + 1)
+                        say(f"  trained {job.experiment}/{job.name} ({seconds:.1f} s)")
+    return spent
