@@ -2,6 +2,7 @@
 
 from .base import Check, Claim, ClaimSpec, Experiment, Findings, check, within
 from .correlated import CORRELATED
+from .decomposition import DECOMPOSITION
 from .geometry import GEOMETRY
 from .mixing import MIXING
 from .neurons import NEURONS
@@ -9,6 +10,8 @@ from .phase import PHASE
 from .sparse_coding import SPARSE_CODING
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
-EXPERIMENTS: list[Experiment] = [FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING, SPARSE_CODING]
+EXPERIMENTS: list[Experiment] = [
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING, SPARSE_CODING, DECOMPOSITION,
+]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]
