@@ -6,12 +6,14 @@ from .decomposition import DECOMPOSITION
 from .geometry import GEOMETRY
 from .mixing import MIXING
 from .neurons import NEURONS
+from .nonuniform import NONUNIFORM
 from .phase import PHASE
 from .sparse_coding import SPARSE_CODING
 from .toy import FIRST_LOOK, INTRO, SWEEP
 
 EXPERIMENTS: list[Experiment] = [
-    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, PHASE, CORRELATED, NEURONS, MIXING, SPARSE_CODING, DECOMPOSITION,
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, CORRELATED, NEURONS, MIXING, SPARSE_CODING,
+    DECOMPOSITION,
 ]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]
