@@ -129,6 +129,8 @@ TRAIN_EXAMPLES = {
     "train.device": None,  # cpu is the only device every machine has; checked by the bad-input suite
     "train.threads": (["--threads", "2"], 2),
     "train.log_every": (["--log-every", "7"], 7),
+    "train.snapshots": (["--snapshots", "3"], 3),
+    "train.snapshot_spacing": (["--snapshot-spacing", "linear"], "linear"),
 }
 EXTRA = {"toy": [], "modadd": [], "sae": ["--sphere"]}
 # Where a family's training default is the generic example's value, another one.

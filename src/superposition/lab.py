@@ -73,7 +73,8 @@ def train_run(
     extra = family.training(config, model, data) if family.training else Training()
     history = train(model, data, config.train, hooks=[*extra.hooks, *hooks], progress=progress,
                     description=description or family.label(config))
-    run = Run(config=config, model=model, history=history_frame(history), facts=extra.facts() or None)
+    run = Run(config=config, model=model, history=history_frame(history), facts=extra.facts() or None,
+              snapshots=history.snapshots)
     if family.truth is not None:
         run.truth = family.truth(config, data)
     run.metrics = family.analyze(run)

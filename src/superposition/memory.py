@@ -6,6 +6,10 @@ the parameters with their gradient and Adam's two moments, one batch with the fe
 forward and backward passes keep, and the data a family holds in memory (all modular-addition pairs, the SAE's true
 features). It is rough, within a small factor; it is meant to catch sizes that are off by orders of magnitude.
 
+Weight snapshots (`train.snapshots`) are counted exactly: snapshots x bytes of the saved tensors (`snapshot_size`),
+and a request above `snapshots.MAX_SNAPSHOT_BYTES` (1 GiB) is refused whatever memory is free, since the same bytes
+go to disk.
+
 >>> from superposition import make_config
 >>> estimate_bytes(make_config()) < 2**20    # the default toy run: under a megabyte
 True
@@ -18,6 +22,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .families import family_of
+from .snapshots import MAX_SNAPSHOT_BYTES, snapshot_bytes
 
 FLOAT = 4
 # A parameter lives with its gradient and Adam's first and second moments.
@@ -25,9 +30,19 @@ PER_PARAMETER = 4 * FLOAT
 
 
 def estimate_bytes(config: Any) -> int:
-    """Bytes a training run of `config` needs at its peak, roughly (see the module's docstring)."""
+    """Bytes a training run of `config` needs at its peak, roughly (see the module's docstring), snapshots included."""
     weights, rest = family_of(config).memory(config)
-    return weights * PER_PARAMETER + rest * FLOAT
+    return weights * PER_PARAMETER + rest * FLOAT + snapshot_size(config)
+
+
+def snapshot_size(config: Any) -> int:
+    """Bytes of the run's weight snapshots: train.snapshots x the bytes of the tensors weights.safetensors holds
+    (shapes read from the model built on the meta device, so nothing is allocated), plus 8 bytes a step."""
+    n = config.train.snapshots
+    if n == 0:
+        return 0
+    meta = config.model_copy(update={"train": config.train.model_copy(update={"device": "meta"})})
+    return snapshot_bytes(family_of(config).build_model(meta, None).weights(), n)
 
 
 def available_bytes(device: str = "cpu") -> int | None:
@@ -57,7 +72,14 @@ def _gib(n: int) -> str:
 
 
 def check_memory(config: Any, available: int | None = None) -> int:
-    """Refuse (ConfigError) a run that would need more memory than its device has free; returns the estimate."""
+    """Refuse (ConfigError) a run that would need more memory than its device has free, or snapshots above
+    MAX_SNAPSHOT_BYTES; returns the estimate."""
+    snaps = snapshot_size(config)
+    if snaps > MAX_SNAPSHOT_BYTES:
+        raise ConfigError(
+            f"train.snapshots = {config.train.snapshots} would keep {_gib(snaps)} of weight snapshots (snapshots x "
+            f"{_gib(snaps // config.train.snapshots)} per copy), above the limit of {_gib(MAX_SNAPSHOT_BYTES)}; "
+            "ask for fewer snapshots")
     need = estimate_bytes(config)
     have = available_bytes(config.train.device) if available is None else available
     if have is not None and need > have:

@@ -19,6 +19,7 @@ def figure_div(fig: go.Figure, div_id: str, with_plotlyjs: bool = False) -> str:
         include_plotlyjs=with_plotlyjs,
         include_mathjax=False,
         div_id=div_id,
+        auto_play=False,  # an animation (a run's snapshots) starts at its first frame and plays on "play"
         config={"displaylogo": False, "responsive": True},
     )
 

@@ -14,6 +14,8 @@
                             instance's W [1, n_features, n_hidden]
       history.csv           step, instance, loss (per-instance loss averaged over each logging window)
       training.json         facts only training knows, one value per instance (sae: dead_in_training, resampled)
+      snapshots.safetensors only with train.snapshots = N > 0: each tensor of weights.safetensors with a leading
+                            snapshot axis ([N, ...]) and steps (int64 [N], the last = train.steps; see snapshots.py)
       metrics.csv           toy: one row per instance x feature (norms, superposition, dimensionality, geometry ...);
                             modadd and sae: one row per instance
 
@@ -43,6 +45,7 @@ from .config import FORMAT_VERSION, RUN_CONFIGS, parse_run_config
 from .errors import ConfigError, OutputError, RunDirError
 from .families import family_of
 from .files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
+from .snapshots import Snapshots, read_snapshots, save_snapshots
 from .train import History
 
 FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
@@ -60,6 +63,7 @@ class Run:
     path: Path | None = None
     truth: dict[str, torch.Tensor] | None = None  # truth.safetensors (an SAE's true features)
     facts: dict[str, list[Any]] | None = None  # training.json
+    snapshots: Snapshots | None = None  # snapshots.safetensors (weights during training)
 
     @property
     def W(self) -> torch.Tensor:
@@ -157,6 +161,8 @@ def save_run(run: Run, path: str | Path, *, overwrite: bool = False) -> Path:
             run.history.to_csv(tmp / "history.csv", index=False)
             if run.metrics is not None:
                 run.metrics.to_csv(tmp / "metrics.csv", index=False)
+            if run.snapshots is not None:
+                save_snapshots(run.snapshots, tmp / "snapshots.safetensors")
             if run.facts:
                 (tmp / "training.json").write_text(json.dumps(run.facts, indent=1) + "\n")
             for f in tmp.iterdir():
@@ -354,4 +360,19 @@ def _load(path: Path, device: str | None) -> Run:
         metrics = _read_table(path / "metrics.csv")
         _check_metrics(path / "metrics.csv", metrics, family.metric_rows(config))
     facts = _read_facts(path / "training.json", n_instances) if (path / "training.json").is_file() else None
-    return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth, facts=facts)
+    return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth, facts=facts,
+               snapshots=_load_snapshots(path, config, expected))
+
+
+def _load_snapshots(path: Path, config: Any, weights: dict[str, tuple[int, ...]]) -> Snapshots | None:
+    """snapshots.safetensors, checked against config.json (how many) and the weights (shapes); None for a run
+    trained without snapshots."""
+    file, n = path / "snapshots.safetensors", config.train.snapshots
+    if n == 0:
+        if file.exists():
+            raise RunDirError(f"{file}: config.json asks for no snapshots (train.snapshots = 0)")
+        return None
+    if not file.is_file():
+        raise RunDirError(f"{path} is not a complete run directory: config.json asks for {n} snapshots and "
+                          "snapshots.safetensors is missing")
+    return read_snapshots(file, weights, n, config.train.steps, config.train.device)

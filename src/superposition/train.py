@@ -3,7 +3,7 @@
 Every model maps a batch to an output per instance; the loss is computed per instance (shape `[n_instances]`)
 and their sum is minimised, which trains each instance independently (instances share no parameters). The loop
 owns the optimizer (Adam or AdamW), the learning-rate schedule, hooks every N steps, a progress bar, the
-per-instance loss history and the divergence guard.
+per-instance loss history, the weight snapshots (`superposition.snapshots`) and the divergence guard.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .config import TrainConfig
 from .errors import DivergenceError
 from .hooks import Hook
 from .models.base import AnalyticModel, InstanceModel
+from .snapshots import Recorder, Snapshots
 
 class DataSource(Protocol):
     def sample(self, batch_size: int, generator: torch.Generator) -> Any: ...
@@ -37,10 +38,12 @@ def model_loss(model: InstanceModel, batch: Any) -> Float[Tensor, "inst"]:
 
 @dataclass
 class History:
-    """Per-instance loss, averaged over each window of `log_every` steps; `steps[r]` is the window's last step."""
+    """Per-instance loss, averaged over each window of `log_every` steps; `steps[r]` is the window's last step.
+    `snapshots`: the weights at the config's snapshot steps (None when it asks for none)."""
 
     steps: list[int] = field(default_factory=list)
     loss: list[list[float]] = field(default_factory=list)
+    snapshots: Snapshots | None = None
 
     @property
     def final(self) -> list[float]:
@@ -119,6 +122,13 @@ def choose_threads(config: TrainConfig) -> int | None:
     return 1 if config.device == "cpu" else None
 
 
+def saved_tensors(model: nn.Module) -> dict[str, Tensor]:
+    """What a run directory stores of `model`: its `weights()`, or its parameters for a plain module."""
+    if isinstance(model, InstanceModel):
+        return model.weights()
+    return {name: p.detach() for name, p in model.named_parameters()}
+
+
 def train(
     model: nn.Module,
     data: DataSource,
@@ -135,6 +145,9 @@ def train(
     minimised. An `AnalyticModel` (one with `loss_and_grads(batch)`: the loss and the gradients of its sum, in
     `parameters()` order) is trained without building an autograd graph.
 
+    With `config.snapshots = N`, the saved tensors are copied after N of the steps (after the hooks; the last after
+    the final step) into `History.snapshots`; copying reads the weights and never changes them.
+
     Raises DivergenceError (naming the instance and step) as soon as a logged window has a non-finite loss.
     The same model initialisation, config and seed give bit-identical weights on CPU.
     """
@@ -147,6 +160,7 @@ def train(
     window_sum: Tensor | None = None
     window_start = 0
     threads = choose_threads(config)
+    recorder = Recorder(config.steps, config.snapshots, config.snapshot_spacing) if config.snapshots else None
 
     bar = _progress_bar(progress, description, config.steps)
     with thread_count(threads), bar as live:
@@ -181,6 +195,9 @@ def train(
             for hook in hooks:
                 if done % hook.every == 0:
                     hook.fn(done, model, detached)
+            if recorder is not None and done in recorder.wanted:
+                recorder.take(done, saved_tensors(model))
+    history.snapshots = recorder.result() if recorder is not None else None
     return history
 
 

@@ -29,7 +29,8 @@ class Strict(BaseModel):
 class TrainConfig(Strict):
     """One optimisation for every model. AdamW's weight decay defaults to 0.01 (the original notebook's, torch's
     default); Adam's to 0. `threads=None` trains on one CPU thread (toy-sized tensors run slower on two contended
-    threads); `log_every` sets how often the per-instance loss history is recorded."""
+    threads); `log_every` sets how often the per-instance loss history is recorded; `snapshots` keeps that many copies
+    of the weights during training (see `superposition.snapshots`)."""
 
     steps: int = Field(10_000, gt=0, description="Optimisation steps.")
     batch_size: int = Field(1024, gt=0, description="Samples per step (full-batch families ignore it).")
@@ -45,6 +46,11 @@ class TrainConfig(Strict):
     device: str = Field("cpu", description="cpu, or cuda[:N].")
     threads: int | None = Field(None, gt=0, description="CPU threads (unset: one thread on the CPU).")
     log_every: int = Field(100, gt=0, description="Steps per window of the recorded loss history.")
+    snapshots: int = Field(
+        0, ge=0, description="Copies of the weights kept during training (snapshots.safetensors; 0: none); the last "
+        "is the final step.")
+    snapshot_spacing: Literal["log", "linear"] = Field(
+        "log", description="Steps of the snapshots: log-spaced (dense early) or evenly spaced.")
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
@@ -54,6 +60,8 @@ class TrainConfig(Strict):
             raise ValueError(f"betas must lie in [0, 1), got {self.betas}")
         if self.warmup_steps >= self.steps and self.schedule == "warmup_cosine":
             raise ValueError(f"warmup_steps ({self.warmup_steps}) must be smaller than steps ({self.steps})")
+        if self.snapshots > self.steps:
+            raise ValueError(f"snapshots ({self.snapshots}) cannot exceed steps ({self.steps}): one per step at most")
         return self
 
     @property

@@ -3,6 +3,7 @@
 from .base import Check, Claim, ClaimSpec, Experiment, Findings, check, within
 from .correlated import CORRELATED
 from .decomposition import DECOMPOSITION
+from .dynamics import DYNAMICS
 from .geometry import GEOMETRY
 from .mixing import MIXING
 from .neurons import NEURONS
@@ -13,8 +14,8 @@ from .toy import FIRST_LOOK, INTRO, SWEEP
 from .walkthrough import WALKTHROUGH
 
 EXPERIMENTS: list[Experiment] = [
-    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, CORRELATED, WALKTHROUGH, NEURONS, MIXING, SPARSE_CODING,
-    DECOMPOSITION,
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, CORRELATED, WALKTHROUGH, NEURONS, DYNAMICS, MIXING,
+    SPARSE_CODING, DECOMPOSITION,
 ]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .. import plots
+from ..analysis.dynamics import known_fractions
 from ..analysis.geometry import NOT_REPRESENTED, classify, describe
+from ..analysis.metrics import dimensionality
 from ..analysis.neurons import summarize_neurons
 from ..analysis.table import feature_table
 from ..config import RunConfig
 from ..data import FeatureData
 from ..errors import SuperpositionError
 from ..models import ComputationModel, NeuronModel, ToyModel
+from ..plots.dynamics import training_animation
 from . import CliSpec, Family, Table, register
 
 if TYPE_CHECKING:
@@ -140,15 +143,36 @@ def figure_inputs(run: Run) -> FigureInputs:
 
 def figures(run: Run) -> list[go.Figure]:
     """Every figure of a toy run: the neuron figures for the neuron and abs models, the feature figures otherwise;
-    the loss history last."""
+    the loss history, then (for a run with snapshots) the animation of the features over training."""
     f = figure_inputs(run)
     loss = plots.loss_history(f.history, f.labels, f.title)
     if run.config.model.kind in ("neuron", "abs"):
-        return [plots.neurons(f.W, f.importance, f.labels, f.title, nonnegative_inputs=f.nonnegative),
-                plots.polysemantic_neurons(f.W, f.probability, f.title, nonnegative_inputs=f.nonnegative), loss]
-    return [plots.features_2d(f.W, f.table, f.labels, f.title), plots.wtw_and_norms(f.W, f.table, f.labels, f.title),
-            plots.dimensionality_scatter(f.table, f.title), plots.interference(f.table, f.labels, f.title),
-            plots.bias(f.b, f.labels, f.title), loss]
+        out = [plots.neurons(f.W, f.importance, f.labels, f.title, nonnegative_inputs=f.nonnegative),
+               plots.polysemantic_neurons(f.W, f.probability, f.title, nonnegative_inputs=f.nonnegative), loss]
+    else:
+        out = [plots.features_2d(f.W, f.table, f.labels, f.title), plots.wtw_and_norms(f.W, f.table, f.labels, f.title),
+               plots.dimensionality_scatter(f.table, f.title), plots.interference(f.table, f.labels, f.title),
+               plots.bias(f.b, f.labels, f.title), loss]
+    return out + ([animation(run)] if run.snapshots is not None else [])
+
+
+def snapshot_features(run: Run) -> torch.Tensor:
+    """The feature matrix at every snapshot, `[snapshots, n_instances, n_features, n_hidden]` (W1 for the abs model)."""
+    if run.snapshots is None:
+        raise SuperpositionError(f"{run.path or 'this run'} has no snapshots (train with --snapshots N)")
+    tensors = run.snapshots.tensors
+    return (tensors["W"] if "W" in tensors else tensors["W1"]).detach().float().cpu()
+
+
+def animation(run: Run, instances: list[int] | None = None) -> go.Figure:
+    """The features and their dimensionalities D_i over training, from the run's snapshots (`plots.dynamics`)."""
+    W = snapshot_features(run)
+    assert run.snapshots is not None  # snapshot_features refused a run without them
+    S, k, n, m = W.shape
+    D = dimensionality(W.reshape(S * k, n, m)).reshape(S, k, n)
+    labels = [TOY.instance_label(run.config, i) for i in range(k)]
+    return training_animation(W, run.snapshots.steps.tolist(), D, labels, TOY.title(run.config), instances,
+                              fractions=known_fractions(m))
 
 
 def document(run: Run) -> dict[str, Any]:
