@@ -202,6 +202,7 @@ def build_app() -> typer.Typer:
             add(root, family)
     for command in (plot, reproduce, bench):
         root.command()(command)
+    root.command("llc")(_one_line_errors(__import__("superposition.llc_cli", fromlist=["llc"]).llc))  # devinterp's LLC
     for family in REGISTRY.values():
         if family.cli.command is not None:
             group = typer.Typer(no_args_is_help=True, help=family.cli.help)

@@ -5,6 +5,7 @@ from .correlated import CORRELATED
 from .decomposition import DECOMPOSITION
 from .dynamics import DYNAMICS
 from .geometry import GEOMETRY
+from .llc import LLC_KGONS
 from .mixing import MIXING
 from .neurons import NEURONS
 from .nonuniform import NONUNIFORM
@@ -14,8 +15,8 @@ from .toy import FIRST_LOOK, INTRO, SWEEP
 from .walkthrough import WALKTHROUGH
 
 EXPERIMENTS: list[Experiment] = [
-    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, CORRELATED, WALKTHROUGH, NEURONS, DYNAMICS, MIXING,
-    SPARSE_CODING, DECOMPOSITION,
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, CORRELATED, WALKTHROUGH, NEURONS, DYNAMICS, LLC_KGONS,
+    MIXING, SPARSE_CODING, DECOMPOSITION,
 ]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]
