@@ -161,9 +161,9 @@ def best_bias(u: float, g: float, p: float) -> tuple[float, float]:
 
 @dataclass
 class Solution:
-    """One candidate at its best: weights W [2, 1], bias b [2], and its exact expected loss."""
+    """One candidate at its best: weights W [n, m] (here [2, 1]), bias b [n], and its exact expected loss."""
 
-    label: Label
+    label: str
     W: np.ndarray
     b: np.ndarray
     loss: float
@@ -234,8 +234,9 @@ def _check(r: float, p: float) -> None:
 class PhaseDiagram:
     """A label per (r, p) cell: `labels[i, j]` is the phase at r_values[i], p_values[j].
 
-    Theoretical diagrams carry `losses` [3, n_r, n_p] in LABELS order; empirical ones carry `votes`, the share of
-    seeds that found the majority label."""
+    Theoretical diagrams carry `losses` [len(candidates), n_r, n_p] in `candidates` order (LABELS here; the
+    n = 3 diagram of `analysis.phase3` has its own); empirical ones carry `votes`, the share of seeds that found
+    the majority label."""
 
     r_values: np.ndarray
     p_values: np.ndarray
@@ -243,13 +244,14 @@ class PhaseDiagram:
     losses: np.ndarray | None = None
     votes: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    candidates: tuple[str, ...] = LABELS
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: r, p, label, and the candidate losses or the vote share when present."""
         rr, pp = np.meshgrid(self.r_values, self.p_values, indexing="ij")
         cols: dict[str, np.ndarray] = {"r": rr.ravel(), "p": pp.ravel(), "label": self.labels.ravel()}
         if self.losses is not None:
-            for k, name in enumerate(LABELS):
+            for k, name in enumerate(self.candidates):
                 cols[f"loss_{name.replace(' ', '_')}"] = self.losses[k].ravel()
         if self.votes is not None:
             cols["votes"] = self.votes.ravel()

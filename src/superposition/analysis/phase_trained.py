@@ -2,13 +2,16 @@
 (`phase_configs`), what each seed found in each cell (`classify_solution`, `Seeds`), and the empirical diagrams read
 from the seeds: the best seed, the majority, and the paper's reading (the majority once the highest-loss seed is
 discarded; the paper trains ten models per point).
+
+`phase_configs` and `Seeds` also serve the n = 3, m = 2 diagram (`analysis.phase3`), which passes its own feature
+count, classifier, exact loss and label order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 from jaxtyping import Float
@@ -52,17 +55,21 @@ def phase_configs(
     steps: int = 3000,
     lr: float = 3e-3,
     batch_size: int = 1024,
+    n_features: int = 2,
+    n_hidden: int = 1,
     **train: object,
 ) -> list[RunConfig]:
-    """One RunConfig per seed for the empirical diagram: n=2 ReLU features in m=1 dimension, one instance per
-    (r, p) cell (instance cell_instance(i, j, n_p)), importance [1, r] and probability p. Extra keyword
-    arguments go to TrainConfig (e.g. optimizer, device)."""
+    """One RunConfig per seed for the empirical diagram: n ReLU features in m dimensions (n=2, m=1 by default),
+    one instance per (r, p) cell (instance cell_instance(i, j, n_p)), importance 1 for every feature but the last,
+    r for the last ("extra") one, and probability p. Extra keyword arguments go to TrainConfig (e.g. optimizer,
+    device)."""
     cells = [(float(r), float(p)) for r in r_values for p in p_values]
     for r, p in cells:
         _check(r, p)
-    data = dict(n_features=2, importance=[[1.0, r] for r, _ in cells], feature_probability=[p for _, p in cells])
+    data = dict(n_features=n_features, importance=[[1.0] * (n_features - 1) + [r] for r, _ in cells],
+                feature_probability=[p for _, p in cells])
     return [
-        make_config(data=data, model=dict(kind="relu", n_hidden=1),
+        make_config(data=data, model=dict(kind="relu", n_hidden=n_hidden),
                     train=dict(steps=steps, lr=lr, batch_size=batch_size, seed=int(seed), **train))
         for seed in seeds
     ]
@@ -84,6 +91,7 @@ class Seeds:
     p_values: np.ndarray
     labels: np.ndarray
     losses: np.ndarray | None = None
+    order: tuple[str, ...] = (*LABELS, OTHER)  # the majority's tie-break, earliest first
 
     @classmethod
     def of(
@@ -93,19 +101,26 @@ class Seeds:
         p_grid: Grid,
         norm_threshold: float = NORM_THRESHOLD,
         with_losses: bool = True,
+        *,
+        n_features: int = 2,
+        classify: Callable[[np.ndarray, float], str] = classify_solution,
+        score: Callable[[np.ndarray, np.ndarray, float, float], np.ndarray] = solution_losses,
+        order: tuple[str, ...] = (*LABELS, OTHER),
     ) -> "Seeds":
-        """The table of `runs` (one trained Run per seed, or W tensors [n_cells, 2, n_hidden]) in phase_configs'
-        layout. Losses are computed when `with_losses` and every run has a bias b."""
+        """The table of `runs` (one trained Run per seed, or W tensors [n_cells, n_features, n_hidden]) in
+        phase_configs' layout. Losses are computed when `with_losses` and every run has a bias b.
+
+        The defaults read the n = 2 diagram; another diagram passes its feature count, its classifier (W, norm
+        threshold) -> label, its exact loss (W [k, n, m], b [k, n], r, p) -> [k] and its labels in tie-break order."""
         r_values, p_values = np.asarray(r_grid, dtype=np.float64), np.asarray(p_grid, dtype=np.float64)
         n_r, n_p = len(r_values), len(p_values)
         if not runs:
             raise ValueError("empirical_diagram needs at least one run")
         Ws = [run.W if hasattr(run, "W") else run for run in runs]
         for W in Ws:
-            if tuple(W.shape)[:2] != (n_r * n_p, 2):
-                raise ValueError(
-                    f"each W must be [{n_r * n_p}, 2, n_hidden] for a {n_r} x {n_p} grid, got {tuple(W.shape)}"
-                )
+            if tuple(W.shape)[:2] != (n_r * n_p, n_features):
+                raise ValueError(f"each W must be [{n_r * n_p}, {n_features}, n_hidden] for a {n_r} x {n_p} grid, "
+                                 f"got {tuple(W.shape)}")
         bs: list[Any] = [getattr(run, "b", None) for run in runs]
         scored = with_losses and all(b is not None for b in bs)
         labels = np.empty((len(Ws), n_r, n_p), dtype=object)
@@ -113,11 +128,11 @@ class Seeds:
         for i, r in enumerate(r_values):
             for j, p in enumerate(p_values):
                 k = cell_instance(i, j, n_p)
-                labels[:, i, j] = [classify_solution(W[k], norm_threshold) for W in Ws]
+                labels[:, i, j] = [classify(W[k], norm_threshold) for W in Ws]
                 if losses is not None:  # every seed's instance of the cell in one evaluation
-                    losses[:, i, j] = solution_losses(np.stack([_numpy(W[k]) for W in Ws]),
-                                                      np.stack([_numpy(b[k]) for b in bs]), float(r), float(p))
-        return cls(r_values, p_values, labels, losses)
+                    losses[:, i, j] = score(np.stack([_numpy(W[k]) for W in Ws]),
+                                            np.stack([_numpy(b[k]) for b in bs]), float(r), float(p))
+        return cls(r_values, p_values, labels, losses, order)
 
     @property
     def n_seeds(self) -> int:
@@ -132,7 +147,7 @@ class Seeds:
     def diagram(self, rule: Rule = "majority") -> PhaseDiagram:
         """The label the seeds give each cell under `rule`; `votes` is the share of the seeds read that found it.
 
-        - "majority": the label most seeds found (ties go to the earliest in LABELS, then OTHER): which solution
+        - "majority": the label most seeds found (ties go to the earliest in `order`): which solution
           training usually reaches.
         - "lowest_loss": the label of the seed with the lowest exact expected loss: an estimate of the global
           optimum, which is what the theory predicts (seeds can stay in a one-feature local minimum).
@@ -156,18 +171,18 @@ class Seeds:
                 else:
                     if rule == "drop_worst" and len(found) > 1:
                         found.pop(int(np.argmax(losses[:, i, j])))
-                    labels[i, j] = _most_found(found)
+                    labels[i, j] = _most_found(found, self.order)
                 votes[i, j] = found.count(labels[i, j]) / len(found)
         return PhaseDiagram(self.r_values, self.p_values, labels, votes=votes,
                             meta={"kind": "empirical", "rule": rule, "seeds": self.n_seeds})
 
 
-def _most_found(found: list[str]) -> str:
-    """The label found most often; ties go to the earliest in LABELS, then OTHER."""
+def _most_found(found: list[str], order: Sequence[str]) -> str:
+    """The label found most often; ties go to the earliest in `order`."""
     counts = Counter(found)
     top = max(counts.values())
-    order = {name: k for k, name in enumerate((*LABELS, OTHER))}
-    return min((name for name, c in counts.items() if c == top), key=order.__getitem__)
+    rank = {name: k for k, name in enumerate(order)}
+    return min((name for name, c in counts.items() if c == top), key=rank.__getitem__)
 
 
 def empirical_diagram(

@@ -10,13 +10,14 @@ from .mixing import MIXING
 from .neurons import NEURONS
 from .nonuniform import NONUNIFORM
 from .phase import PHASE
+from .phase3 import PHASE3
 from .sparse_coding import SPARSE_CODING
 from .toy import FIRST_LOOK, INTRO, SWEEP
 from .walkthrough import WALKTHROUGH
 
 EXPERIMENTS: list[Experiment] = [
-    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, CORRELATED, WALKTHROUGH, NEURONS, DYNAMICS, LLC_KGONS,
-    MIXING, SPARSE_CODING, DECOMPOSITION,
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, PHASE3, CORRELATED, WALKTHROUGH, NEURONS, DYNAMICS,
+    LLC_KGONS, MIXING, SPARSE_CODING, DECOMPOSITION,
 ]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]

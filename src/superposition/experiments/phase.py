@@ -149,7 +149,7 @@ def phase_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
         "predicts), the majority (which solution training usually reaches), and the paper's (\"we train ten models "
         "for each point and average over the results, discarding the model with the highest loss\"). The right "
         "panel counts, cell by cell, the seeds that land in the theory's solution.",
-        "The n = 3 features in m = 2 dimensions diagram of the paper is not computed.",
+        "The paper's second diagram, n = 3 features in m = 2 dimensions, is the phase-diagram-n3 experiment.",
     ]
     if quick:
         notes.insert(0, "Quick mode: a 6 x 6 grid, 3 seeds and 1500 steps instead of 12 x 12, 10 seeds and 3000 steps.")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,23 +17,30 @@ if TYPE_CHECKING:  # annotations only: analysis.phase brings scipy's optimisers,
 
 # Phase colours: feature 2 dropped (grey), feature 2 alone (blue), both superposed (gold), anything else (red).
 PHASE_COLOURS = {"not represented": "#bdbdbd", "dedicated": "#3b6fb6", "superposition": "#f5c211", "other": "#c0392b"}
+# The n = 3, m = 2 diagram's five solutions, from the extra feature's side: dropped (grey), given the dimension of a
+# dropped feature (blue), antipodal to another (gold), given its own dimension beside the others' pair (green), all
+# three in a triangle (purple); anything else (red).
+PHASE3_COLOURS = {"not represented": "#bdbdbd", "dedicated": "#3b6fb6", "extra in pair": "#f5c211",
+                  "others in pair": "#5aa469", "triangle": "#8e44ad", "other": "#c0392b"}
 
 
 def phase_diagrams(
     diagrams: Sequence[PhaseDiagram], titles: Sequence[str], *, title: str, share: np.ndarray | None = None,
-    share_title: str = "share of seeds in the theory's solution",
+    share_title: str = "share of seeds in the theory's solution", colours: Mapping[str, str] = PHASE_COLOURS,
+    r_title: str = "importance of feature 2 (r)",
 ) -> go.Figure:
     """Phase diagrams side by side: the winning solution per (density 1-S, relative importance r) cell.
 
     `diagrams` are `analysis.phase.PhaseDiagram`s on the same grid (theory, then trained models), `titles` their
     panel titles; a trained one's hover says how many of its seeds found the label. `share` ([n_r, n_p] in [0, 1],
     e.g. the share of seeds in the theory's solution) adds a last panel that shows it per cell, as a number and a
-    shade. `title` is plain text (escaped here).
+    shade. `title` is plain text (escaped here). `colours` maps every label to its colour (PHASE_COLOURS for the
+    n = 2 diagram, PHASE3_COLOURS for n = 3) and `r_title` names the r axis.
     """
-    labels = list(PHASE_COLOURS)
+    labels = list(colours)
     n = len(labels)
     # A stepped colour scale: value k (0..n-1) maps to the k-th colour, with no blending between phases.
-    scale = [[edge / n, colour] for k, colour in enumerate(PHASE_COLOURS.values()) for edge in (k, k + 1)]
+    scale = [[edge / n, colour] for k, colour in enumerate(colours.values()) for edge in (k, k + 1)]
     panels = len(diagrams) + (share is not None)
     fig = make_subplots(rows=1, cols=panels, subplot_titles=[*titles, *([share_title] if share is not None else [])],
                         horizontal_spacing=0.06)
@@ -62,8 +69,8 @@ def phase_diagrams(
         )
     for col in range(1, panels + 1):
         fig.update_xaxes(title="density 1 − S", row=1, col=col)
-        fig.update_yaxes(title="importance of feature 2 (r)" if col == 1 else None, row=1, col=col)
-    for label, colour in PHASE_COLOURS.items():  # a legend of the phases
+        fig.update_yaxes(title=r_title if col == 1 else None, row=1, col=col)
+    for label, colour in colours.items():  # a legend of the phases
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
                                  marker=dict(size=12, color=colour, symbol="square")))
     fig.update_layout(title=heading(title), template=TEMPLATE, width=400 * panels + 120,
@@ -71,4 +78,4 @@ def phase_diagrams(
     return fig
 
 
-__all__ = ["PHASE_COLOURS", "phase_diagrams"]
+__all__ = ["PHASE3_COLOURS", "PHASE_COLOURS", "phase_diagrams"]
