@@ -1,5 +1,6 @@
 """The literature's experiments, as declarative entries checked by `superposition reproduce`."""
 
+from .adversarial import ADVERSARIAL
 from .base import Check, Claim, ClaimSpec, Experiment, Findings, check, within
 from .correlated import CORRELATED
 from .decomposition import DECOMPOSITION
@@ -16,8 +17,8 @@ from .toy import FIRST_LOOK, INTRO, SWEEP
 from .walkthrough import WALKTHROUGH
 
 EXPERIMENTS: list[Experiment] = [
-    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, PHASE3, CORRELATED, WALKTHROUGH, NEURONS, DYNAMICS,
-    LLC_KGONS, MIXING, SPARSE_CODING, DECOMPOSITION,
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, PHASE3, CORRELATED, WALKTHROUGH, ADVERSARIAL, NEURONS,
+    DYNAMICS, LLC_KGONS, MIXING, SPARSE_CODING, DECOMPOSITION,
 ]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]
