@@ -1,11 +1,14 @@
-"""Both ways for feature geometry: hand-made sweeps whose D* and D_i are known exactly (orthonormal frames,
-antipodal pairs, triangles, tetrahedra, pentagons, square antiprisms, scaled frames with no plateau), fed to the
-experiment's analysis."""
+"""Both ways for feature geometry (feature-geometry, and feature-geometry-large at the paper's n = 400, m = 30):
+hand-made sweeps whose D* and D_i are known exactly (orthonormal frames, antipodal pairs, triangles, tetrahedra,
+pentagons, square antiprisms, scaled frames with no plateau), fed to the experiments' analyses."""
 
 import math
 
+import numpy as np
+import pytest
 import torch
 from claim_cases import BothWays
+from superposition.experiments.geometry_large import GEOMETRY_LARGE
 from test_experiments_geometry import (
     M, N, PLATEAU_PROBS, antipodal_pairs, claims_of, frame, make_run, pentagons, plateau_run,
 )
@@ -101,6 +104,86 @@ def only_pairs_and_pentagons():
     return claims_of(plateau_run())
 
 
+def large_claims_of(run, name="paper"):
+    """feature-geometry-large's findings with `run` as its n = 400 sweep ("paper") or its dense end ("dense-end")."""
+    return GEOMETRY_LARGE.analyze({name: run}, False)
+
+
+def dense_end_claims_of(run):
+    return large_claims_of(run, "dense-end")
+
+
+# D* = 1 from 1/(1-S) = 1 to 1.67, then pairs (1/2) and pentagons (2/5) down to 1/(1-S) = 10: the stay at 1 spans
+# ln(1.67) = 0.51 e-folds, where a fall at the mean rate (0.6 / ln 10 per e-fold) leaves the band after 0.19.
+STAY_PROBS = [1.0, 0.85, 0.7, 0.6, 0.4, 0.25, 0.1]
+
+
+def stay_then_fall(stay: int = 4):
+    rest = [antipodal_pairs()] * (len(STAY_PROBS) - 1 - stay) + [pentagons()]
+    return make_run([frame()] * stay + rest, STAY_PROBS)
+
+
+@CASES.case("geometry.sticky-at-one", holds=True)
+def one_dimension_per_feature_until_one_over_one_minus_s_is_5_over_3():
+    return dense_end_claims_of(stay_then_fall())
+
+
+@CASES.case("geometry.sticky-at-one", holds=False)
+def a_smooth_fall_from_the_dense_end():
+    return dense_end_claims_of(make_run([frame(t**-0.5) for t in SMOOTH], PLATEAU_PROBS))
+
+
+@CASES.case("geometry.n400.half-plateau", holds=True)
+def four_instances_of_antipodal_pairs_at_the_papers_size():
+    return large_claims_of(plateau_run())
+
+
+@CASES.case("geometry.n400.half-plateau", holds=False)
+def a_smooth_fall_through_one_half_at_the_papers_size():
+    return large_claims_of(make_run([frame(t**-0.5) for t in SMOOTH], PLATEAU_PROBS))
+
+
+@CASES.case("geometry.n400.falls-with-sparsity", holds=True)
+def from_one_to_two_fifths_at_the_papers_size():
+    return large_claims_of(plateau_run())
+
+
+@CASES.case("geometry.n400.falls-with-sparsity", holds=False)
+def dimensions_per_feature_that_never_fall_below_one_half():
+    return large_claims_of(make_run([frame()] * 2 + [antipodal_pairs()] * 4, PLATEAU_PROBS))
+
+
+@CASES.case("geometry.n400.on-fractions", holds=True)
+def pairs_and_pentagons_at_the_papers_size():
+    return large_claims_of(plateau_run())
+
+
+@CASES.case("geometry.n400.on-fractions", holds=False)
+def spread_frames_at_the_papers_size():
+    return large_claims_of(make_run([frame(t**-0.5) for t in SMOOTH], PLATEAU_PROBS))
+
+
+@CASES.case("geometry.n400.fraction-lines", holds=True)
+def every_polytope_at_the_papers_size():
+    return large_claims_of(make_run(EVERY_LINE, PLATEAU_PROBS))
+
+
+@CASES.case("geometry.n400.fraction-lines", holds=False)
+def no_tetrahedra_triangles_or_antiprisms():
+    return large_claims_of(plateau_run())
+
+
+@CASES.case("geometry.n400.pair-and-pentagon-lines", holds=True)
+def pairs_then_pentagons():
+    return large_claims_of(plateau_run())
+
+
+@CASES.case("geometry.n400.pair-and-pentagon-lines", holds=False)
+def pairs_then_square_antiprisms_and_no_pentagon():
+    return large_claims_of(make_run([frame(), *[antipodal_pairs()] * 4, tegum(polytope("square antiprism"), PAIR)],
+                                    PLATEAU_PROBS))
+
+
 test_verdict = CASES.test()
 
 
@@ -147,3 +230,48 @@ def test_a_rise_is_measured_as_the_largest_step_up():
     run = make_run([frame(), antipodal_pairs(), frame(0.7**-0.5), pentagons(), pentagons(), pentagons()],
                    PLATEAU_PROBS)
     assert "largest rise 0.2" in claims_of(run)["geometry.falls-with-sparsity"].measured
+
+
+def test_the_stay_at_one_is_measured_from_the_densest_instance_against_the_lower_half_of_the_band():
+    claim = dense_end_claims_of(stay_then_fall()).by_id()["geometry.sticky-at-one"]
+    assert claim.measured.startswith("4 consecutive instances at 1/(1-S) = 1-1.67 (D* = 1, 1, 1, 1)")
+    assert "then D* = 0.5 at 1/(1-S) = 2.5" in claim.measured
+    # band = 0.05 / (0.6 / ln 10) = 0.19 e-folds; span ln(1/0.6) = 0.51: 2.66 times as long
+    assert "2.7x the 0.19" in claim.measured
+    assert "0.05-wide band" in claim.expected
+
+
+def test_a_stay_that_ends_one_instance_early_falls_short_and_says_by_how_much_the_grid_can_miss():
+    claim = dense_end_claims_of(stay_then_fall(stay=3)).by_id()["geometry.sticky-at-one"]
+    # ln(1/0.7) = 0.36 e-folds: 1.86 times the band, under the factor 2
+    assert not claim.reproduced and claim.measured.startswith("3 consecutive instances")
+    assert "the curve does flatten at 1" in claim.note and "(0 and 0.15 e-folds)" in claim.note
+
+
+def test_a_stay_near_one_that_does_not_start_at_the_densest_instance_is_not_the_papers_stay():
+    # D* = 1.2 at 1 - S = 1 (too little weight for one dimension per feature), then 1 for three instances
+    run = make_run([frame(1.2**-0.5), frame(), frame(), frame(), antipodal_pairs(), antipodal_pairs(), pentagons()],
+                   STAY_PROBS)
+    claim = dense_end_claims_of(run).by_id()["geometry.sticky-at-one"]
+    assert [c.holds for c in claim.checks] == [False, True, True]
+
+
+def test_the_large_experiment_draws_both_sweeps_and_its_dense_end_is_finer_than_the_notebooks_grid():
+    findings = GEOMETRY_LARGE.analyze({"dense-end": stay_then_fall(), "paper": plateau_run()}, False)
+    assert ["Feature dimensionality" in fig.layout.title.text for fig in findings.figures] == [True, True]
+    dense = GEOMETRY_LARGE.configs(False)["dense-end"]
+    probs = dense.data.feature_probability
+    steps = np.diff(np.log(1 / np.array(probs)))
+    assert probs[0] == 1.0 and probs[-1] == pytest.approx(0.05) and (steps > 0).all()
+    assert (steps[1:-1] < 0.158 / 2).all()  # at most half the notebook's step (ln 20 / 19) between 1.15 and 1.55
+    paper, quick = GEOMETRY_LARGE.configs(False)["paper"], GEOMETRY_LARGE.configs(True)["paper"]
+    assert (paper.data.n_features, paper.model.n_hidden) == (400, 30)
+    assert quick.data.n_features * quick.model.n_hidden < 400 * 30 / 10
+
+
+def test_a_missing_sweep_leaves_its_claims_failing_with_the_reason():
+    claims = large_claims_of(plateau_run()).by_id()
+    assert not claims["geometry.sticky-at-one"].reproduced
+    assert "no dense-end run" in claims["geometry.sticky-at-one"].measured
+    n400 = [c for c in dense_end_claims_of(stay_then_fall()).claims if c.id.startswith("geometry.n400")]
+    assert len(n400) == 5 and not any(c.reproduced for c in n400)

@@ -6,6 +6,7 @@ from .correlated import CORRELATED
 from .decomposition import DECOMPOSITION
 from .dynamics import DYNAMICS
 from .geometry import GEOMETRY
+from .geometry_large import GEOMETRY_LARGE
 from .llc import LLC_KGONS
 from .mixing import MIXING
 from .neurons import NEURONS
@@ -17,8 +18,8 @@ from .toy import FIRST_LOOK, INTRO, SWEEP
 from .walkthrough import WALKTHROUGH
 
 EXPERIMENTS: list[Experiment] = [
-    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, NONUNIFORM, PHASE, PHASE3, CORRELATED, WALKTHROUGH, ADVERSARIAL, NEURONS,
-    DYNAMICS, LLC_KGONS, MIXING, SPARSE_CODING, DECOMPOSITION,
+    FIRST_LOOK, INTRO, SWEEP, GEOMETRY, GEOMETRY_LARGE, NONUNIFORM, PHASE, PHASE3, CORRELATED, WALKTHROUGH,
+    ADVERSARIAL, NEURONS, DYNAMICS, LLC_KGONS, MIXING, SPARSE_CODING, DECOMPOSITION,
 ]
 
 __all__ = ["EXPERIMENTS", "Check", "Claim", "ClaimSpec", "Experiment", "Findings", "check", "within"]

@@ -10,21 +10,19 @@ the D of a uniform polytope: 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal p
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .. import plots
-from ..analysis.geometry import FRACTION_TOL, FRACTIONS, NOT_REPRESENTED, classify, geometry_table
-from ..analysis.metrics import REPRESENTED_NORM, dimensionality, dimensions_per_feature, represented
+from ..analysis.geometry import FRACTION_TOL, FRACTIONS, NOT_REPRESENTED, classify
+from ..analysis.metrics import REPRESENTED_NORM, dimensionality, represented
 from ..config import RunConfig, make_config
 from ..families.toy import figure_inputs
 from ..runs import Run
 from .base import PAPER, Claim, ClaimSpec, Experiment, Findings, check, fmt, within
+from .geometry_sweep import SUPERPOSING, OnFractions, Plateau, Sweep, lines_claim, longest_run
 
 # The Colab's sweep: n = 200 features in m = 20 dimensions, importance 1, 20 densities 1 - S = 20^(-k/19).
 # (The paper's own figure uses n = 400, m = 30, and says the ratio is what matters as long as n >> m.)
@@ -35,17 +33,13 @@ QUICK = dict(n=100, m=10, instances=10, steps=2_000, batch=256, lr=1e-2)
 SOURCE = dict(n=200, m=20, instances=20, steps=10_000, batch=1024, lr=1e-3)
 LOWEST_DENSITY = 0.05
 
-# Claim thresholds, fixed from the paper's wording before any run was measured.
+# Claim thresholds, fixed from the paper's wording before any run was measured (those shared with the n = 400
+# experiment, for plateaus and fraction lines, are in geometry_sweep).
 DENSE_TOL = 0.05  # "sticky at 1": D* within this of 1 at S = 0
 HALF_TOL = 0.05  # an instance sits on the 1/2 plateau when |D* - 1/2| <= this
-MIN_PLATEAU = 3  # consecutive instances on the plateau
-STICKINESS = 2.0  # the plateau must last this many times longer (in log 1/(1-S)) than a smooth fall would allow
 RISE_TOL = 0.02  # D* may rise by at most this from one density to the next sparser one (training noise)
 SPARSE_BELOW = 0.45  # the sparsest instance must end clearly below the 1/2 plateau
-SUPERPOSING = 0.95  # instances with D* below this represent more features than dimensions
 ON_FRACTION_SHARE = 0.5  # "cluster at certain fractions": more than half of the represented features
-LINE_SHARE = 0.01  # a fraction's line counts as populated when it holds at least this share of them
-LINES = ("3/4", "2/3", "1/2", "2/5", "3/8")
 
 # What running the source's settings showed (investigations/geometry_source_setting.py), for the claims that do not
 # reproduce in the full report: added to the claim's note when it fails there.
@@ -111,42 +105,8 @@ def geometry_configs(quick: bool) -> dict[str, RunConfig]:
     }
 
 
-def longest_run(flags: list[bool]) -> tuple[int, int]:
-    """(first, last) index of the longest stretch of consecutive True values; (0, -1) when there is none.
-
-    >>> longest_run([False, True, True, False, True])
-    (1, 2)
-    """
-    best, start = (0, -1), None
-    for i, flag in enumerate(list(flags) + [False]):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            if i - 1 - start > best[1] - best[0]:
-                best = (start, i - 1)
-            start = None
-    return best
-
-
-def _schedule_text(s: dict) -> str:
+def schedule_text(s: dict) -> str:
     return f"{s['steps']:,} steps of batch {s['batch']} at lr {s['lr']:g}"
-
-
-@dataclass
-class Sweep:
-    """The run's instances ordered densest first: x = 1/(1-S), D* = m/||W||_F^2, and W in the same order."""
-
-    x: np.ndarray
-    d_star: np.ndarray
-    W: torch.Tensor
-
-    @classmethod
-    def of(cls, run: Run) -> "Sweep":
-        W = run.W.float().cpu()
-        p = run.config.data.probability()[:, 0]
-        order = torch.argsort(-p, stable=True)
-        W = W[order]
-        return cls(x=(1 / p[order]).numpy(), d_star=dimensions_per_feature(W).numpy(), W=W)
 
 
 def _dense_claim(sw: Sweep):
@@ -158,58 +118,22 @@ def _dense_claim(sw: Sweep):
     )
 
 
-def _plateau_claim(sw: Sweep) -> tuple[Claim, int]:
+def half_plateau_claim(sw: Sweep, spec: ClaimSpec = HALF_PLATEAU) -> tuple[Claim, int]:
     """The 1/2 plateau claim, and the instance (in sweep order) in the middle of the plateau."""
-    log_x, d = np.log(sw.x), sw.d_star
-    first, last = longest_run([abs(v - 0.5) <= HALF_TOL for v in d])
-    length = last - first + 1
-    span = float(log_x[last] - log_x[first]) if length > 0 else 0.0
-    fall = float(d[0] - d[-1])
-    rate = fall / float(log_x[-1] - log_x[0]) if fall > 0 else 0.0  # mean fall of D* per e-fold of 1/(1-S)
-    band = 2 * HALF_TOL / rate if rate > 0 else math.inf  # log-span a smooth fall spends in the 1/2 band
-    checks = [
-        check(f"consecutive instances with |D* - 1/2| <= {HALF_TOL:g}", length, ">=", MIN_PLATEAU),
-        check(f"their span in log(1/(1-S)) over the span a {2 * HALF_TOL:g}-wide band takes when D* falls at its "
-              "mean rate over the sweep", span / band if math.isfinite(band) and band > 0 else float("nan"), ">=",
-              STICKINESS),
-    ]
-    ok = all(c.holds for c in checks)
-    if length == 0:
-        return HALF_PLATEAU(checks, "no instance within the band", "No instance sits near 1/2 on this grid."), 0
-
-    plateau = sw.W[first:last + 1]
+    p = Plateau.of(sw, "1/2", HALF_TOL, 2 * HALF_TOL)
+    if p.length <= 0:
+        return spec(p.checks(), p.measured(sw), p.note(sw)), 0
+    plateau = sw.W[p.first:p.last + 1]
     rep = int(represented(plateau).sum())
     pairs = sum(len(s.features) for inst in classify(plateau) for s in inst if s.kind == "antipodal pair")
-    measured = (
-        f"{length} consecutive instance{'s' if length > 1 else ''} at 1/(1-S) = {fmt(float(sw.x[first]))}"
-        f"-{fmt(float(sw.x[last]))} (D* = {', '.join(fmt(float(v), 2) for v in d[first:last + 1])}); span "
-        f"{fmt(span, 2)} e-folds, {fmt(span / band, 2) if math.isfinite(band) else 'n/a'}x the {fmt(band, 2)} that a "
-        f"smooth fall at the mean rate spends in the band; {pairs} of {rep} represented features there are in "
-        "antipodal pairs"
-    )
-    note = ""
-    if not ok and length >= 2:
-        inside = float(d[first] - d[last]) / span
-        slower = f"{fmt(rate / inside, 2)} times slower than" if inside > 0 else "unlike"
-        step = float(np.diff(log_x).mean())
-        flat = inside <= 0 or rate / inside >= STICKINESS
-        note = (
-            f"Inside the stretch D* falls by {fmt(inside, 2)} per e-fold of 1/(1-S), {slower} its mean fall "
-            f"({fmt(rate, 2)} per e-fold): "
-            + ("the curve does flatten at 1/2, but over a shorter range of sparsity than the pre-set factor asks. "
-               if flat else "the curve slows at 1/2 by less than the pre-set factor, so this is no clear plateau. ")
-            + f"The span is measured between the outermost grid points on the stretch (grid step {fmt(step, 2)} "
-            "e-folds), so it can fall short of the true stretch by up to one step on each side."
-        )
-    elif not ok:
-        note = "Only one instance sits near 1/2: the grid is too coarse to tell a plateau from a crossing."
-    return HALF_PLATEAU(checks, measured, note), (first + last) // 2
+    measured = f"{p.measured(sw)}; {pairs} of {rep} represented features there are in antipodal pairs"
+    return spec(p.checks(), measured, p.note(sw)), (p.first + p.last) // 2
 
 
-def _falls_claim(sw: Sweep):
+def falls_claim(sw: Sweep, spec: ClaimSpec = FALLS) -> Claim:
     d = sw.d_star
     worst = float(np.diff(d).max()) if len(d) > 1 else 0.0
-    return FALLS(
+    return spec(
         [check("D* at the dense end", float(d[0]), ">=", 1 - DENSE_TOL),
          check("D* at the sparsest instance", float(d[-1]), "<", SPARSE_BELOW),
          check("largest rise of D* towards sparser instances", worst, "<=", RISE_TOL)],
@@ -218,18 +142,11 @@ def _falls_claim(sw: Sweep):
     )
 
 
-def _fraction_claims(sw: Sweep) -> list[Claim]:
-    rep = represented(sw.W)
-    # D_i among the represented features only (as geometry_table computes it), for the spread shown in the note.
-    D = dimensionality(torch.where(rep[..., None], sw.W, torch.zeros_like(sw.W)))
-    table = geometry_table(sw.W)
-    superposing = [k for k, v in enumerate(sw.d_star) if v < SUPERPOSING]
-    fracs = {k: table[table.instance == k].sort_values("feature").fraction.to_numpy()[rep[k].numpy()] for k in superposing}
-    pooled = np.concatenate(list(fracs.values())) if fracs else np.array([], dtype=object)
-    total, on = len(pooled), int((pooled != "").sum())
-    share = on / total if total else float("nan")
-    counts = Counter(pooled[pooled != ""])
-
+def on_fractions_claim(sw: Sweep, on: OnFractions, spec: ClaimSpec = ON_FRACTIONS) -> Claim:
+    pooled, fracs, superposing = on.pooled, on.fracs, on.superposing
+    total, on_count = len(pooled), int((pooled != "").sum())
+    share = on_count / total if total else float("nan")
+    counts = on.counts
     note = ""
     if not share > ON_FRACTION_SHARE:
         by_instance = "; ".join(
@@ -239,6 +156,9 @@ def _fraction_claims(sw: Sweep) -> list[Claim]:
         low = [k for k in superposing if sw.d_star[k] < FRACTIONS["3/8"] - FRACTION_TOL]
         note = f"Share on a fraction by instance (1/(1-S): share): {by_instance}."
         if low:
+            rep = represented(sw.W)
+            # D_i among the represented features only (as geometry_table computes it), for the spread.
+            D = dimensionality(torch.where(rep[..., None], sw.W, torch.zeros_like(sw.W)))
             spread = float(np.median(np.concatenate(
                 [(D[k][rep[k]] - float(sw.d_star[k])).abs().numpy() for k in low]
             )))
@@ -253,37 +173,22 @@ def _fraction_claims(sw: Sweep) -> list[Claim]:
                 f"{largest.n_dims} dims), and each feature's D_i sits close to its instance's D* (median distance "
                 f"{fmt(spread, 2)}): an even spread over the group's dimensions, below every listed fraction."
             )
-
-    shares = {label: counts.get(label, 0) / total if total else 0.0 for label in LINES}
-    missing = [label for label in LINES if shares[label] < LINE_SHARE]
-    step = float(np.diff(np.log(sw.x)).mean()) if len(sw.x) > 1 else float("nan")
-    lines_note = "" if not missing else (
-        f"Missing or thin: {', '.join(missing)}. Each polytope holds over a narrow range of sparsity, which this "
-        f"grid (a factor {fmt(math.exp(step), 3)} in 1/(1-S) between neighbouring instances) can step over."
+    return spec(
+        [check(f"share of represented features (||W_i|| > {REPRESENTED_NORM:g}) in the superposing instances "
+               f"(D* < {SUPERPOSING:g}) within {FRACTION_TOL:g} of a known fraction", share, ">", ON_FRACTION_SHARE)],
+        f"{on_count} of {total} features ({fmt(100 * share, 3)}%) in {len(superposing)} instances; "
+        + ", ".join(f"{label}: {counts.get(label, 0)}" for label in FRACTIONS if label != "0"),
+        note,
     )
-    return [
-        ON_FRACTIONS(
-            [check(f"share of represented features (||W_i|| > {REPRESENTED_NORM:g}) in the superposing instances "
-                   f"(D* < {SUPERPOSING:g}) within {FRACTION_TOL:g} of a known fraction", share, ">",
-                   ON_FRACTION_SHARE)],
-            f"{on} of {total} features ({fmt(100 * share, 3)}%) in {len(superposing)} instances; "
-            + ", ".join(f"{label}: {counts.get(label, 0)}" for label in FRACTIONS if label != "0"),
-            note,
-        ),
-        FRACTION_LINES(
-            [check(f"share of those features at each of {', '.join(LINES)} (the smallest)",
-                   min(shares.values()) if total else float("nan"), ">=", LINE_SHARE)],
-            "; ".join(f"{label}: {fmt(100 * shares[label], 2)}%" for label in LINES),
-            lines_note,
-        ),
-    ]
 
 
 def geometry_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     run = runs["uniform"]
     sw = Sweep.of(run)
-    plateau, middle = _plateau_claim(sw)
-    claims = [_dense_claim(sw), plateau, _falls_claim(sw), *_fraction_claims(sw)]
+    plateau, middle = half_plateau_claim(sw)
+    on = OnFractions.of(sw)
+    claims = [_dense_claim(sw), plateau, falls_claim(sw), on_fractions_claim(sw, on),
+              lines_claim(sw, on, FRACTION_LINES)]
     if not quick:  # the readings were measured on the full setting
         for claim in claims:
             if not claim.reproduced and claim.id in READINGS:
@@ -300,12 +205,12 @@ def geometry_analyze(runs: Mapping[str, Run], quick: bool) -> Findings:
     samples = SOURCE["steps"] * SOURCE["batch"] / (used["steps"] * used["batch"])
     notes = [
         f"Source settings (the paper's Colab): n = {SOURCE['n']} features, m = {SOURCE['m']} hidden, "
-        f"{SOURCE['instances']} densities 1 - S = 20^(-k/19), importance 1, AdamW, {_schedule_text(SOURCE)} (a constant "
+        f"{SOURCE['instances']} densities 1 - S = 20^(-k/19), importance 1, AdamW, {schedule_text(SOURCE)} (a constant "
         "rate), W initialised xavier-normal over the whole [instances, features, hidden] tensor (std 0.021, against "
         "0.095 here, per instance). The paper's own figure uses n = 400, m = 30 and says only the ratio matters while "
         "n >> m.",
         f"Here: n = {used['n']}, m = {used['m']}, {used['instances']} densities 1 - S = 20^(-k/{used['instances'] - 1}) "
-        f"(from 1 to {LOWEST_DENSITY:g}), importance 1, AdamW, {_schedule_text(used)}: {fmt(samples, 2)}x fewer "
+        f"(from 1 to {LOWEST_DENSITY:g}), importance 1, AdamW, {schedule_text(used)}: {fmt(samples, 2)}x fewer "
         "samples than the source, at a higher learning rate, to fit the CPU budget."
         + (" Quick mode: half the features and dimensions, and half the densities." if quick else ""),
         f"D_i for the fractions is computed among the represented features (||W_i|| > {REPRESENTED_NORM:g}), so weight "
@@ -320,11 +225,15 @@ GEOMETRY = Experiment(
     explanation="""All features are equally important and equally sparse ("uniform superposition"); only the sparsity
 changes from one instance to the next. The black line is the number of hidden dimensions the model spends per
 feature, m / ||W||_F^2: 1 when dense, falling as features get sparser. The paper finds it "sticky" at 1/2, where
-features pair up antipodally (W_j = -W_i). The dots split it per feature: D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2 is the
-fraction of a dimension feature i gets, and the dashed lines mark the fractions the paper reports, each the D of a
-uniform polytope in its own orthogonal subspace: 3/4 tetrahedron, 2/3 triangle, 1/2 antipodal pair, 2/5 pentagon,
-3/8 square antiprism. The heatmaps show W^T W for the densest instance, one on the 1/2 plateau, and the sparsest.""",
+features pair up antipodally (W_j = -W_i), and at 1 (tested on a finer grid in the next section). The dots split it
+per feature: D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2 is the fraction of a dimension feature i gets, and the dashed
+lines mark the fractions the paper reports, each the D of a uniform polytope in its own orthogonal subspace: 3/4
+tetrahedron, 2/3 triangle, 1/2 antipodal pair, 2/5 pentagon, 3/8 square antiprism. The heatmaps show W^T W for the
+densest instance, one on the 1/2 plateau, and the sparsest.""",
     configs=geometry_configs,
     analyze=geometry_analyze,
     claims=(DENSE_ONE, HALF_PLATEAU, FALLS, ON_FRACTIONS, FRACTION_LINES),
 )
+
+__all__ = ["GEOMETRY", "Sweep", "densities", "falls_claim", "half_plateau_claim", "longest_run", "on_fractions_claim",
+           "schedule_text"]
