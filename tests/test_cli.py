@@ -148,3 +148,26 @@ def test_two_concurrent_train_commands_on_one_out_exactly_one_succeeds(tmp_path)
         assert results == [0, 2], f"trial {trial}: exit codes {results}"
         assert (out / "weights.safetensors").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["sae", "train", "--help"], ["reproduce", "--help"],
+                                  ["modadd", "analyze", "--help"], ["--version"]])
+def test_help_and_version_import_neither_torch_nor_pandas(args):
+    """The command line is built from the config classes alone: `--help` answers without the heavy imports."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from superposition.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "heavy = [m for m in ('torch', 'pandas', 'plotly', 'scipy') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert ("superposition " if args == ["--version"] else "Usage:") in done.stdout
+
+
+def test_version_is_the_package_version():
+    import superposition
+
+    result = run(["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"superposition {superposition.__version__}"

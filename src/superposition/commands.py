@@ -20,9 +20,12 @@ from typing import Any, Literal, Optional, Union
 import typer
 from pydantic import BaseModel
 
-from .config import parse_run_config, read_json, validate
+from .config import RunConfigBase, parse_run_config, read_json, validate
 from .errors import ConfigError
-from .families import Family, family_of
+
+# The commands are built from the config classes alone (torch-free), so `--help` starts fast; a family's module (and
+# torch with it) is imported only when a command runs.
+Config = type[RunConfigBase]
 
 # Fields no command line sets: what the family is, and the format it was written in.
 FIXED = frozenset({"family", "format_version"})
@@ -82,13 +85,19 @@ def _sections(config: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
     return sorted(out, key=lambda section: section[0] == "train")  # what is trained first, how last
 
 
-def flags(family: Family) -> list[Flag]:
-    """Every settable field of the family's config, as a flag."""
+def shell_command(config: Config, verb: str) -> str:
+    """The shell command that does `verb` for the config's family, e.g. 'superposition modadd train'."""
+    group = config.command_line.command
+    return " ".join(["superposition", *([group] if group else []), verb])
+
+
+def flags(config: Config) -> list[Flag]:
+    """Every settable field of a family's config class, as a flag."""
     fields = []
-    for section, model in _sections(family.config):
+    for section, model in _sections(config):
         for name, field in model.model_fields.items():
             path = f"{section}.{name}"
-            if path in family.cli.hidden:
+            if path in config.command_line.hidden:
                 continue
             fields.append((section, name, field))
     counts: dict[str, int] = {}
@@ -104,7 +113,7 @@ def flags(family: Family) -> list[Flag]:
         if not field.is_required():
             shown = field.get_default(call_default_factory=True)
             help_text += f" (default: {shown if shown is not None else 'unset'})"
-        out.append(Flag((section, name), family.cli.flags.get(path, default), field.annotation, help_text))
+        out.append(Flag((section, name), config.command_line.flags.get(path, default), field.annotation, help_text))
     return out
 
 
@@ -124,47 +133,52 @@ def _value(flag: Flag, text: Any) -> Any:
     return values[0] if scalar_too and len(values) == 1 else values
 
 
-def build_config(family: Family, config_file: Path | None, given: dict[Flag, Any], extras: dict[str, Any]) -> Any:
+def build_config(config: Config, config_file: Path | None, given: dict[Flag, Any], extras: dict[str, Any]) -> Any:
     """The config a `train` command describes: the config file (or nothing), with every flag given laid over it,
     then the family's own preparation of its extra arguments; validated once, by the config class."""
     base: dict[str, Any] = {}
     if config_file is not None:
         raw = read_json(config_file)
-        actual = family_of(parse_run_config(raw))  # the file must be a valid config by itself
-        if actual is not family:
-            raise ConfigError(f"{config_file} is a {actual.name} config; train it with `{actual.command('train')}`")
+        actual = type(parse_run_config(raw))  # the file must be a valid config by itself
+        if actual is not config:
+            raise ConfigError(f"{config_file} is a {raw.get('family', 'toy')} config; train it with "
+                              f"`{shell_command(actual, 'train')}`")
         base = raw
     for flag, value in given.items():
         section, name = flag.path
         if not isinstance(base.get(section, {}), dict):
             raise ConfigError(f"invalid config: {section}: Input should be an object")
         base = {**base, section: {**base.get(section, {}), name: _value(flag, value)}}
-    for one, other in family.cli.exclusive:  # a flag beats the other form of the same setting in the file
+    for one, other in config.command_line.exclusive:  # a flag beats the other form of the same setting in the file
         given_paths = {f.dotted for f in given}
         for a, b in ((one, other), (other, one)):
             if a in given_paths and b not in given_paths:
                 section, name = b.split(".")
                 base[section] = {k: v for k, v in base.get(section, {}).items() if k != name}
-    if family.cli.prepare is not None:
-        base = family.cli.prepare(base, extras)
-    return validate(family.config, {**base, "family": family.name})
+    from .families import family_of  # the command runs: now the family's module may be imported
+
+    family = config.model_fields["family"].default
+    prepare = family_of(family).cli.prepare
+    base = base if prepare is None else prepare(base, extras)
+    return validate(config, {**base, "family": family})
 
 
 def _parameter(name: str, default: Any, annotation: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
-def train_command(family: Family, run: Callable[[Any, Path, bool, bool, bool], None]) -> Callable[..., None]:
-    """`train` for `family`: builds the config from the flags and hands it to `run(config, out, overwrite, quiet,
-    as_json)`."""
-    all_flags = flags(family)
+def train_command(config_class: Config, run: Callable[[Any, Path, bool, bool, bool], None]) -> Callable[..., None]:
+    """`train` for a family's config class: builds the config from the flags and hands it to `run(config, out,
+    overwrite, quiet, as_json)`."""
+    all_flags = flags(config_class)
+    spec = config_class.command_line
     params = [
         _parameter("out", typer.Option(None, "--out", help="Run directory to write (required unless --print-config)."),
                    Optional[Path]),
         _parameter("config", typer.Option(None, "--config", help="A JSON run config (any run's config.json); "
                                           "flags override it."), Optional[Path]),
     ]
-    for extra in family.cli.extras:
+    for extra in spec.extras:
         if extra.argument:
             params.append(_parameter(extra.name, typer.Argument(None, help=extra.help, metavar=extra.flag),
                                      Optional[extra.kind]))
@@ -188,12 +202,12 @@ def train_command(family: Family, run: Callable[[Any, Path, bool, bool, bool], N
                                                 help="Print the config these flags give, and train nothing."), bool),
     ]
     by_param = {f.param: f for f in all_flags}
-    extra_names = {e.name for e in family.cli.extras}
+    extra_names = {e.name for e in spec.extras}
 
     def command(**kwargs: Any) -> None:
         given = {by_param[k]: v for k, v in kwargs.items() if k in by_param and v is not None}
         extras = {k: kwargs[k] for k in extra_names}
-        config = build_config(family, kwargs["config"], given, extras)
+        config = build_config(config_class, kwargs["config"], given, extras)
         if kwargs["print_config"]:
             typer.echo(config.to_json())
             return
@@ -203,20 +217,22 @@ def train_command(family: Family, run: Callable[[Any, Path, bool, bool, bool], N
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
-    command.__doc__ = f"Train a run and save its directory. {family.cli.help}"
+    command.__doc__ = f"Train a run and save its directory. {spec.help}"
     command.__name__ = "train"
     return command
 
 
-def analyze_command(family: Family, show: Callable[[Family, Path, bool], None]) -> Callable[..., None]:
-    """`analyze` for `family`: `show(family, run_dir, as_json)` prints the family's document or tables."""
+def analyze_command(config_class: Config, show: Callable[[Config, Path, bool], None]) -> Callable[..., None]:
+    """`analyze` for a family's config class: `show(config_class, run_dir, as_json)` prints the family's document
+    or tables."""
+    name = config_class.model_fields["family"].default
 
     def command(
-        run_dir: Path = typer.Argument(..., help=f"A {family.name} run directory."),
+        run_dir: Path = typer.Argument(..., help=f"A {name} run directory."),
         as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
     ) -> None:
-        show(family, run_dir, as_json)
+        show(config_class, run_dir, as_json)
 
-    command.__doc__ = f"Measure a saved run, instance by instance. {family.cli.help}"
+    command.__doc__ = f"Measure a saved run, instance by instance. {config_class.command_line.help}"
     command.__name__ = "analyze"
     return command

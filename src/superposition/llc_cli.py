@@ -106,8 +106,8 @@ def llc(
     estimates = core.estimate_run(run, None if instance is None else [instance], settings, snapshots, report=show)
     path = core.save_results(run_dir, settings, estimates)
     if as_json:
-        from .cli import _echo_json
+        from .cli.common import echo_json
 
-        _echo_json({"run": str(run_dir), "settings": settings.to_dict(), "estimates": estimates})
+        echo_json({"run": str(run_dir), "settings": settings.to_dict(), "estimates": estimates})
     else:
         typer.echo(f"wrote {path}")

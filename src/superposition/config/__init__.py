@@ -14,6 +14,8 @@ from .base import (
     FORMAT_VERSION,
     MAX_SEED,
     RUN_CONFIGS,
+    CommandLine,
+    Extra,
     RunConfigBase,
     Strict,
     TrainConfig,
@@ -30,7 +32,7 @@ from .toy import ABS_TASK, DataConfig, Magnitude, PerInstance, RunConfig, ToyMod
 
 __all__ = [
     "ABS_TASK", "DEFAULT_L1", "FORMAT_VERSION", "MAX_SEED", "MODADD_TRAIN_DEFAULTS", "RUN_CONFIGS", "SAE_TRAIN_DEFAULTS",
-    "DataConfig", "Magnitude", "ModAddDataConfig", "ModAddModelConfig", "ModAddRunConfig", "PerInstance",
+    "CommandLine", "DataConfig", "Extra", "Magnitude", "ModAddDataConfig", "ModAddModelConfig", "ModAddRunConfig", "PerInstance",
     "RunConfig", "RunConfigBase", "SAEConfig", "SAERunConfig", "SAESourceConfig", "Strict", "ToyModelConfig",
     "TrainConfig", "load_config", "make_config", "n_train_pairs", "one_line", "parse_run_config", "read_json",
     "register_run_config", "validate",

@@ -9,6 +9,8 @@ this; see `superposition.families`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -19,6 +21,33 @@ from ..errors import ConfigError
 FORMAT_VERSION = 1
 # Seeds are handed to torch.Generator.manual_seed, which takes a signed 64-bit integer.
 MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A command-line parameter of a family's `train` that is not a config field (e.g. an SAE's source run)."""
+
+    name: str  # the keyword the family's `prepare` hook receives
+    flag: str  # "--sphere" for an option, "RUN_DIR" for a positional argument
+    help: str
+    kind: type = str  # str, bool (a flag) or int
+    argument: bool = False
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """How a family appears on the command line, declared on its config class (`command_line`) so that the command
+    line is built, and `--help` answered, without importing torch. Every config field becomes a flag of `train`
+    (named after the field, `--lr`, `--warmup-steps`; `flags` renames the ones users know by another name);
+    `hidden` fields are set by the command itself; `exclusive` pairs are two forms of one setting, so a flag given
+    for one clears the other from a config file."""
+
+    command: str | None  # the sub-command group (`superposition modadd ...`); None: the top-level commands
+    help: str
+    flags: Mapping[str, str] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()
+    exclusive: tuple[tuple[str, str], ...] = ()
+    extras: tuple[Extra, ...] = ()
 
 
 class Strict(BaseModel):
@@ -76,6 +105,7 @@ class RunConfigBase(Strict):
     (`TRAIN_DEFAULTS`: a partial `train` section keeps them for the keys it leaves out)."""
 
     TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {}
+    command_line: ClassVar[CommandLine]  # declared by each family's config
     format_version: int = FORMAT_VERSION
     if TYPE_CHECKING:  # declared by each family's config, in its own field order (config.json's key order)
         family: str

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .base import MAX_SEED, RunConfigBase, Strict, TrainConfig, register_run_config
+from .base import MAX_SEED, CommandLine, RunConfigBase, Strict, TrainConfig, register_run_config
 
 
 def n_train_pairs(p: int, train_fraction: float) -> int:
@@ -67,6 +67,11 @@ class ModAddRunConfig(RunConfigBase):
     """Everything that determines a modular-addition run. Saved as `config.json` with `family: "modadd"`."""
 
     TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = MODADD_TRAIN_DEFAULTS
+    command_line: ClassVar[CommandLine] = CommandLine(
+        command="modadd",
+        help="Modular addition with a bilinear layer: train, then measure frequencies, mixing and sparsity.",
+        flags={"model.kind": "--model", "model.n_instances": "--instances"},
+    )
     family: Literal["modadd"] = "modadd"
     data: ModAddDataConfig = Field(default_factory=ModAddDataConfig)
     model: ModAddModelConfig = Field(default_factory=ModAddModelConfig)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from ..errors import ConfigError
-from .base import MAX_SEED, RunConfigBase, Strict, TrainConfig, register_run_config
+from .base import MAX_SEED, CommandLine, Extra, RunConfigBase, Strict, TrainConfig, register_run_config
 from .toy import RunConfig
 
 DEFAULT_L1 = 0.2
@@ -124,6 +124,14 @@ class SAERunConfig(RunConfigBase):
     """Everything that determines a sparse-autoencoder run. Saved as `config.json` with `family: "sae"`."""
 
     TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = SAE_TRAIN_DEFAULTS
+    command_line: ClassVar[CommandLine] = CommandLine(
+        command="sae",
+        help="Sparse autoencoders: take features back out of superposition, scored against the true features.",
+        flags={"source.seed": "--data-seed", "model.tied": "--tied/--untied"},
+        hidden=frozenset({"source.kind", "source.toy", "source.run"}),
+        extras=(Extra("run_dir", "RUN_DIR", "A toy run directory whose hidden layer the SAE reads.", argument=True),
+                Extra("sphere", "--sphere", "Synthetic data with known features instead of a toy run.", kind=bool)),
+    )
     family: Literal["sae"] = "sae"
     source: SAESourceConfig = Field(default_factory=SAESourceConfig)
     model: SAEConfig = Field(default_factory=SAEConfig)

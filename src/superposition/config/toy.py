@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, cast
 
-import torch
 from pydantic import BaseModel, Field, model_validator
 
-from .base import RunConfigBase, Strict, TrainConfig, register_run_config, validate
+from .base import CommandLine, RunConfigBase, Strict, TrainConfig, register_run_config, validate
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made, so the command line starts without it
+    import torch
 
 Magnitude = Literal["uniform", "normal", "constant", "uniform_signed"]
 PerInstance = list[Union[float, list[float]]]
@@ -104,10 +106,14 @@ class DataConfig(Strict):
 
     def probability(self) -> torch.Tensor:
         """Probability that each feature is active, `[n_instances, n_features]`."""
+        import torch
+
         return torch.tensor(_per_instance_table("feature_probability", self.feature_probability, self.n_features))
 
     def importance_table(self) -> torch.Tensor:
         """Importance I_i of each feature, `[n_instances, n_features]` (all ones when not given)."""
+        import torch
+
         if self.importance_decay is not None:
             row = self.importance_decay ** torch.arange(self.n_features, dtype=torch.float64)
             return row.float().expand(self.n_instances, -1).clone()
@@ -159,6 +165,12 @@ class RunConfig(RunConfigBase):
     directory (a file without `family` is a toy run, as written before families existed). A model of kind `abs`
     trains on the computation task by default: signed inputs (`uniform_signed`) and |x| as the target."""
 
+    command_line: ClassVar[CommandLine] = CommandLine(
+        command=None,
+        help="Toy models: linear and ReLU-output autoencoders, the neuron model and the abs computation model.",
+        flags={"model.kind": "--model", "model.tied": "--tied/--untied"},
+        exclusive=(("data.importance", "data.importance_decay"),),
+    )
     family: Literal["toy"] = "toy"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ToyModelConfig = Field(default_factory=ToyModelConfig)

@@ -10,7 +10,7 @@ same way); the built-in families are registered by importing their modules at th
 
 >>> sorted(REGISTRY)
 ['modadd', 'sae', 'toy']
->>> family_of("toy").cli.command is None    # the toy family owns the top-level `train` and `analyze`
+>>> family_of("toy").config.command_line.command is None    # the toy family owns the top-level `train`
 True
 """
 
@@ -33,17 +33,6 @@ if TYPE_CHECKING:  # annotations only: runs imports this module
 
 
 @dataclass(frozen=True)
-class Extra:
-    """A command-line parameter of a family's `train` that is not a config field (e.g. an SAE's source run)."""
-
-    name: str  # the keyword the `prepare` hook receives
-    flag: str  # "--sphere" for an option, "RUN_DIR" for a positional argument
-    help: str
-    kind: type = str  # str, bool (a flag) or int
-    argument: bool = False
-
-
-@dataclass(frozen=True)
 class Table:
     """A table for the terminal: rows of a document and (heading, key, format) columns; missing keys are skipped."""
 
@@ -54,20 +43,12 @@ class Table:
 
 @dataclass(frozen=True)
 class CliSpec:
-    """How a family appears on the command line. Every config field becomes a flag of `train` (named after the
-    field, `--lr`, `--warmup-steps`; `flags` renames the ones users know by another name); `hidden` fields are set
-    by the command itself; `exclusive` pairs are two forms of one setting, so a flag given for one clears the other
-    from a config file."""
+    """What a family's commands print. How the family appears on the command line (its group, flags and extra
+    arguments) is declared on its config class (`superposition.config.CommandLine`), so `--help` needs no torch."""
 
-    command: str | None  # the sub-command group (`superposition modadd ...`); None: the top-level commands
-    help: str
     saved: Callable[[Run], str]  # the line `train` prints
     document: Callable[[Run], dict[str, Any]]  # what `analyze --json` prints
     tables: Callable[[dict[str, Any]], list[Table]]  # what `analyze` prints
-    flags: Mapping[str, str] = field(default_factory=dict)
-    hidden: frozenset[str] = frozenset()
-    exclusive: tuple[tuple[str, str], ...] = ()
-    extras: tuple[Extra, ...] = ()
     # (config dict so far, extras given) -> config dict: where a family turns its extras into config fields
     prepare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 
@@ -108,7 +89,9 @@ class Family:
 
     def command(self, verb: str) -> str:
         """The shell command that does `verb` for this family, e.g. 'superposition modadd train'."""
-        return " ".join(["superposition", *([self.cli.command] if self.cli.command else []), verb])
+        from ..commands import shell_command
+
+        return shell_command(self.config, verb)
 
 
 REGISTRY: dict[str, Family] = {}
@@ -135,4 +118,4 @@ def family_of(what: Any) -> Family:
 
 from . import modadd, sae, toy  # noqa: E402,F401  (the built-in families register themselves)
 
-__all__ = ["CliSpec", "Extra", "Family", "REGISTRY", "Table", "Training", "family_of", "register"]
+__all__ = ["CliSpec", "Family", "REGISTRY", "Table", "Training", "family_of", "register"]

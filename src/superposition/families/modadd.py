@@ -158,11 +158,8 @@ MODADD = register(Family(
     metric_rows=lambda config: config.model.n_instances,
     memory=memory,
     cli=CliSpec(
-        command="modadd",
-        help="Modular addition with a bilinear layer: train, then measure frequencies, mixing and sparsity.",
         saved=saved,
         document=document,
         tables=tables,
-        flags={"model.kind": "--model", "model.n_instances": "--instances"},
     ),
 ))

@@ -17,7 +17,7 @@ from ..data.sphere import HiddenActivations, SphereFeatures
 from ..errors import ConfigError
 from ..models import SparseAutoencoder
 from ..models.sae import sae_hooks
-from . import CliSpec, Extra, Family, Table, Training, register
+from . import CliSpec, Family, Table, Training, register
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -206,7 +206,7 @@ def prepare(config: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
     else:
         given = [k for k in synthetic if k in source]
         if given:
-            raise ConfigError(f"--{FLAGS.get('source.' + given[0], given[0]).lstrip('-').replace('_', '-')} applies "
+            raise ConfigError(f"--{SAERunConfig.command_line.flags.get('source.' + given[0], given[0]).lstrip('-').replace('_', '-')} applies "
                               "to --sphere data only")
         toy = load_run(str(run_dir), device="cpu")
         if toy.config.family != "toy":
@@ -250,7 +250,6 @@ def memory(config: SAERunConfig) -> tuple[int, int]:
     return k * weights, k * config.train.batch_size * (m.d_sae + d_in + n_true) * 8 + n_true * d_in
 
 
-FLAGS = {"source.seed": "--data-seed", "model.tied": "--tied/--untied"}
 
 SAE = register(Family(
     name="sae",
@@ -269,15 +268,9 @@ SAE = register(Family(
     check_truth=check_truth,
     resolve=resolve,
     cli=CliSpec(
-        command="sae",
-        help="Sparse autoencoders: take features back out of superposition, scored against the true features.",
         saved=saved,
         document=document,
         tables=tables,
-        flags=FLAGS,
-        hidden=frozenset({"source.kind", "source.toy", "source.run"}),
-        extras=(Extra("run_dir", "RUN_DIR", "A toy run directory whose hidden layer the SAE reads.", argument=True),
-                Extra("sphere", "--sphere", "Synthetic data with known features instead of a toy run.", kind=bool)),
         prepare=prepare,
     ),
 ))

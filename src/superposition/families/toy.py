@@ -260,12 +260,8 @@ TOY = register(Family(
     memory=memory,
     features=feature_matrix,
     cli=CliSpec(
-        command=None,
-        help="Toy models: linear and ReLU-output autoencoders, the neuron model and the abs computation model.",
         saved=saved,
         document=document,
         tables=tables,
-        flags={"model.kind": "--model", "model.tied": "--tied/--untied"},
-        exclusive=(("data.importance", "data.importance_decay"),),
     ),
 ))
