@@ -48,7 +48,9 @@ def build_app() -> typer.Typer:
     from ..config import RUN_CONFIGS
     from .runs import show, train
 
+    # Plain help (click's), not rich's: rendering help with rich would double `--help`'s time.
     root = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                       rich_markup_mode=None,
                        help="A laboratory for superposition: train toy models, measure and draw how they pack features.")
 
     @root.callback()
@@ -69,7 +71,7 @@ def build_app() -> typer.Typer:
     for config in RUN_CONFIGS.values():
         spec = config.command_line
         if spec.command is not None:
-            group = typer.Typer(no_args_is_help=True, help=spec.help)
+            group = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help=spec.help)
             add(group, config)
             for group_name, name, target in COMMANDS:
                 if group_name == spec.command:
