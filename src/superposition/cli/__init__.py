@@ -25,6 +25,8 @@ COMMANDS: list[tuple[str | None, str, str]] = [
     (None, "reproduce", "superposition.cli.report:reproduce"),
     (None, "bench", "superposition.cli.report:bench"),
     (None, "llc", "superposition.llc_cli:llc"),  # devinterp's local learning coefficient
+    ("sae", "export", "superposition.cli.sae_io:export"),  # SAELens directories
+    ("sae", "import", "superposition.cli.sae_io:import_run"),
 ]
 
 
