@@ -314,7 +314,9 @@ CASES = [
     Case("analyze-no-argument", ["analyze"], "run_dir"),
     Case("analyze-old-leftover", ["analyze", "{tmp}/gone"], "not found", text(".gone.old/notes.txt", "not a run")),
     # ---- plot
-    Case("plot-not-html", ["plot", "{tmp}/toy", "--out", "{tmp}/fig.png"], ".html"),
+    Case("plot-not-html", ["plot", "{tmp}/toy", "--out", "{tmp}/fig.pdf"], ".html"),
+    Case("plot-bad-format", ["plot", "{tmp}/toy", "--format", "jpg", "--out", "{tmp}/fig.jpg"], "not one of"),
+    Case("plot-format-suffix", ["plot", "{tmp}/toy", "--format", "svg", "--out", "{tmp}/fig.png"], "end in .svg"),
     Case("plot-directory", ["plot", "{tmp}/toy", "--out", "{tmp}/figs.html"], "is a directory", mkdir("figs.html")),
     Case("plot-user-file", ["plot", "{tmp}/toy", "--out", "{tmp}/mine.html"], "already exists",
          text("mine.html", "<html>mine</html>")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -20,8 +21,14 @@ def figure_div(fig: go.Figure, div_id: str, with_plotlyjs: bool = False) -> str:
         include_mathjax=False,
         div_id=div_id,
         auto_play=False,  # an animation (a run's snapshots) starts at its first frame and plays on "play"
-        config={"displaylogo": False, "responsive": True},
+        config=figure_config(div_id),
     )
+
+
+def figure_config(div_id: str) -> dict[str, Any]:
+    """plotly.js's config for every figure we embed: the modebar's camera button saves an SVG named after the
+    figure's div (drawn in the reader's browser, offline), not plotly's default PNG `newplot`."""
+    return {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg", "filename": div_id}}
 
 
 def write_html(figs: Sequence[go.Figure], path: str | Path, *, title: str) -> Path:

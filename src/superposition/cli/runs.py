@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -39,19 +39,19 @@ def show(config_class: Any, run_dir: Path, as_json: bool) -> None:
 
 def plot(
     run_dir: Path = typer.Argument(..., help="A run directory of any family."),
-    out: Path = typer.Option(..., "--out", help="HTML file to write (one offline file)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an HTML file written by superposition."),
+    out: Path = typer.Option(..., "--out", help="File to write: an .html page of every figure (offline), or an "
+                             ".svg/.png image per figure (several: the name's stem + -1, -2, ...)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="html, svg or png (default: --out's suffix tells)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace files written by superposition."),
 ) -> None:
-    """Draw a run's figures into one offline HTML file."""
+    """Draw a run's figures into one offline HTML file, or SVG or PNG images."""
     from ..families import family_of
-    from ..files import check_output_file
-    from ..pages import write_html
+    from ..figure_files import prepare_output, write_figures
     from ..runs import load_run
 
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--out must name an .html file, got {out}")
-    check_output_file(out, overwrite=overwrite)
+    fmt = prepare_output(out, fmt, overwrite=overwrite)  # before loading: the format, the paths, the browser
     run = load_run(run_dir, device="cpu")
     family = family_of(run)
-    write_html(family.figures(run), out, title=family.title(run.config))
-    typer.echo(f"wrote {out}")
+    figures, title = family.figures(run), family.title(run.config)
+    written = write_figures(figures, out, fmt, title=title, overwrite=overwrite)
+    typer.echo(f"wrote {', '.join(map(str, written))}")
