@@ -23,7 +23,8 @@ def run_dir(tmp_path_factory):
 
 
 def test_train_writes_a_run_directory(run_dir):
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "history.csv", "metrics.csv", "weights.safetensors"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "history.csv", "metrics.csv", "provenance.json",
+                                                         "weights.safetensors"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"]["feature_probability"] == [1.0, 0.2, 0.03]
     assert config["data"]["importance_decay"] == 0.9 and config["train"]["steps"] == 300

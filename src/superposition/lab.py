@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .families import Training, family_of
 from .hooks import Hook
 from .memory import check_memory
+from .provenance import collect
 from .runs import Run, check_output, history_frame, save_run
 from .train import train
 
@@ -74,7 +75,7 @@ def train_run(
     history = train(model, data, config.train, hooks=[*extra.hooks, *hooks], progress=progress,
                     description=description or family.label(config))
     run = Run(config=config, model=model, history=history_frame(history), facts=extra.facts() or None,
-              snapshots=history.snapshots)
+              snapshots=history.snapshots, provenance=collect(device))
     if family.truth is not None:
         run.truth = family.truth(config, data)
     run.metrics = family.analyze(run)

@@ -18,12 +18,14 @@
                             snapshot axis ([N, ...]) and steps (int64 [N], the last = train.steps; see snapshots.py)
       metrics.csv           toy: one row per instance x feature (norms, superposition, dimensionality, geometry ...);
                             modadd and sae: one row per instance
+      provenance.json       which code made the run: versions, device, git commit (see provenance.py); absent in runs
+                            saved before it was recorded, which load with `provenance` None
 
 Saving writes a complete sibling directory first and then swaps it in, under a lock on the parent directory, so a
 run killed while saving leaves the previous files intact and of two concurrent writers exactly one replaces the
 other only when asked to (`overwrite`). `overwrite` replaces only a run directory (one whose config.json names a known
 family and format); anything else is refused and left untouched. Loading validates every tensor (shape, float32,
-finite) and table it reads.
+finite) and table it reads. A config.json of an older format_version is read; a newer one is refused (config.base).
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ from safetensors.torch import load_file, save_file
 from .config import FORMAT_VERSION, RUN_CONFIGS, parse_run_config
 from .errors import ConfigError, OutputError, RunDirError
 from .families import family_of
+from . import provenance as prov
 from .files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
 from .snapshots import Snapshots, read_snapshots, save_snapshots
 from .train import History
 
-FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv")
+FILES = ("config.json", "weights.safetensors", "history.csv", "metrics.csv", prov.FILE)
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Run:
     truth: dict[str, torch.Tensor] | None = None  # truth.safetensors (an SAE's true features)
     facts: dict[str, list[Any]] | None = None  # training.json
     snapshots: Snapshots | None = None  # snapshots.safetensors (weights during training)
+    provenance: dict[str, Any] | None = None  # provenance.json (None: a run saved before it was recorded)
 
     @property
     def W(self) -> torch.Tensor:
@@ -102,8 +106,8 @@ def history_frame(history: History) -> pd.DataFrame:
 
 
 def is_run_directory(path: str | Path) -> bool:
-    """Whether `path` is a directory holding a config.json of a known run family and a format this library writes
-    (the only kind of directory `overwrite` may replace)."""
+    """Whether `path` is a directory holding a config.json of a known run family and a format this library reads
+    (the only kind of directory `overwrite` may replace; a newer format's layout is unknown, so it is not replaced)."""
     path = Path(path)
     try:
         data = json.loads((path / "config.json").read_text())
@@ -112,7 +116,7 @@ def is_run_directory(path: str | Path) -> bool:
     if not path.is_dir() or path.is_symlink() or not isinstance(data, dict):
         return False
     family, version = data.get("family", "toy"), data.get("format_version", FORMAT_VERSION)
-    return isinstance(family, str) and family in RUN_CONFIGS and type(version) is int and 1 <= version <= FORMAT_VERSION
+    return isinstance(family, str) and family in RUN_CONFIGS and type(version) is int and 0 <= version <= FORMAT_VERSION
 
 
 def check_output(path: str | Path, *, overwrite: bool = False) -> Path:
@@ -152,7 +156,11 @@ def save_run(run: Run, path: str | Path, *, overwrite: bool = False) -> Path:
     try:
         with dir_lock(tmp):  # marks the temporary directory as in use, so no cleaner removes it
             os.chmod(tmp, creation_mode(directory=True))  # mkdtemp makes it private; runs are meant to be shared
-            (tmp / "config.json").write_text(run.config.to_json() + "\n")
+            # Once read, a config of an older format is a config of this one, and is written as such.
+            (tmp / "config.json").write_text(run.config.model_copy(update={"format_version": FORMAT_VERSION})
+                                             .to_json() + "\n")
+            run.provenance = run.provenance or prov.collect(run.config.train.device)  # a run loaded without one
+            prov.write(run.provenance, tmp)
             tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.weights().items()}
             save_file(tensors, str(tmp / "weights.safetensors"), metadata={"format_version": str(FORMAT_VERSION)})
             if run.truth:
@@ -361,7 +369,7 @@ def _load(path: Path, device: str | None) -> Run:
         _check_metrics(path / "metrics.csv", metrics, family.metric_rows(config))
     facts = _read_facts(path / "training.json", n_instances) if (path / "training.json").is_file() else None
     return Run(config=config, model=model, history=history, metrics=metrics, path=path, truth=truth, facts=facts,
-               snapshots=_load_snapshots(path, config, expected))
+               snapshots=_load_snapshots(path, config, expected), provenance=prov.read(path))
 
 
 def _load_snapshots(path: Path, config: Any, weights: dict[str, tuple[int, ...]]) -> Snapshots | None:

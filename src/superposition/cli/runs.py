@@ -27,6 +27,7 @@ def train(config: Any, out: Path, overwrite: bool, quiet: bool, as_json: bool) -
 
 def show(config_class: Any, run_dir: Path, as_json: bool) -> None:
     from ..families import family_of
+    from ..provenance import describe
     from ..runs import load_run
 
     run = load_run(run_dir, device="cpu")
@@ -34,7 +35,11 @@ def show(config_class: Any, run_dir: Path, as_json: bool) -> None:
     if family.config is not config_class:
         raise ConfigError(f"{run_dir} is a {family.name} run; use `{family.command('analyze')}`")
     doc = family.cli.document(run)
-    echo_json(doc) if as_json else print_tables(family.cli.tables(doc))
+    if as_json:
+        echo_json({**doc, "provenance": run.provenance})  # null for a run saved before provenance was recorded
+    else:
+        print_tables(family.cli.tables(doc))
+        typer.echo(describe(run.provenance))
 
 
 def plot(

@@ -16,8 +16,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .. import __version__
 from ..errors import ConfigError
 
+# The run-directory format this library writes. It goes up when an older superposition would misread a run of the new
+# format (a tensor renamed or laid out anew, a field whose meaning changed); a file or key that older versions ignore
+# does not raise it. Runs of this format and older ones are read; a newer one is refused, naming both versions.
 FORMAT_VERSION = 1
 # Seeds are handed to torch.Generator.manual_seed, which takes a signed 64-bit integer.
 MAX_SEED = 2**63 - 1
@@ -106,7 +110,8 @@ class RunConfigBase(Strict):
 
     TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {}
     command_line: ClassVar[CommandLine]  # declared by each family's config
-    format_version: int = FORMAT_VERSION
+    format_version: int = Field(
+        FORMAT_VERSION, ge=0, description="The run-directory format the config was written in (older ones are read).")
     if TYPE_CHECKING:  # declared by each family's config, in its own field order (config.json's key order)
         family: str
         train: TrainConfig
@@ -122,9 +127,8 @@ class RunConfigBase(Strict):
 
     @model_validator(mode="after")
     def _check_version(self) -> "RunConfigBase":
-        if self.format_version != FORMAT_VERSION:
-            raise ValueError(f"format_version {self.format_version} is not supported (this library reads "
-                             f"{FORMAT_VERSION})")
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(newer_format(self.format_version))
         return self
 
     @property
@@ -151,6 +155,12 @@ def register_run_config(cls: C) -> C:
     return cls
 
 
+def newer_format(version: int) -> str:
+    """The one line for a config written by a newer superposition than this one."""
+    return (f"format_version {version} was made by a newer superposition; this one ({__version__}) reads "
+            f"format_version {FORMAT_VERSION} and older: upgrade superposition")
+
+
 def one_line(err: ValidationError) -> str:
     """Turn pydantic's multi-line report into one line naming the first bad field."""
     first = err.errors()[0]
@@ -173,6 +183,9 @@ def parse_run_config(data: Any) -> Any:
     """The run config of the family `data["family"]` names (toy when absent); raises ConfigError."""
     if not isinstance(data, dict):
         raise ConfigError(f"invalid config: expected a JSON object, got {type(data).__name__}")
+    version = data.get("format_version")
+    if type(version) is int and version > FORMAT_VERSION:  # first: a newer format may name a family unknown here
+        raise ConfigError(newer_format(version))
     family = data.get("family", "toy")
     if not isinstance(family, str) or family not in RUN_CONFIGS:
         raise ConfigError(f"invalid config: family must be one of {sorted(RUN_CONFIGS)}, got {family!r}")
