@@ -15,7 +15,7 @@ from superposition.data.sphere import SphereFeatures
 from superposition.errors import ConfigError, OutputError
 from superposition.models import SparseAutoencoder
 from superposition.runs import Run, load_run, save_run
-from superposition.saelens import export_saelens, import_saelens
+from superposition.families.saelens import export_saelens, import_saelens
 
 runner = CliRunner()
 D_IN, D_SAE, K, N = 8, 24, 4, 1000

@@ -1,5 +1,5 @@
 """`superposition sae export RUN --format saelens --out DIR` and `superposition sae import DIR --out RUN`: our sparse
-autoencoders to and from SAELens directories (the conversion lives in `superposition.saelens`).
+autoencoders to and from SAELens directories (the conversion lives in `superposition.families.saelens`).
 
 Neither command needs SAELens installed; the `[interop]` extra installs it to load the exports with its own code.
 """
@@ -31,7 +31,7 @@ def export(
     SAELens' SAE.load_from_disk reads."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    from ..saelens import export_saelens
+    from ..families.saelens import export_saelens
 
     written = export_saelens(run_dir, out, instance=instance, overwrite=overwrite)
     if as_json:
@@ -51,7 +51,7 @@ def import_run(
     as_json: bool = typer.Option(False, "--json", help="Print the imported run's summary as JSON."),
 ) -> None:
     """Turn a SAELens SAE (standard/ReLU or topk) into a sparse-autoencoder run directory."""
-    from ..saelens import import_saelens
+    from ..families.saelens import import_saelens
 
     run, notes = import_saelens(saelens_dir, out, overwrite=overwrite, synthetic_source=synthetic_source)
     m = run.config.model

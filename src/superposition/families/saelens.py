@@ -27,8 +27,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .errors import ConfigError, OutputError, RunDirError, SuperpositionError
-from .files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
+from ..errors import ConfigError, OutputError, RunDirError, SuperpositionError
+from ..files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
 
 CFG, WEIGHTS = "cfg.json", "sae_weights.safetensors"
 MARKER = "superposition"  # the metadata key that marks an export of ours
@@ -67,7 +67,7 @@ def _unit(rows: torch.Tensor, tolerance: float = 1e-6) -> bool:
 
 def saelens_config(config: Any, k: int) -> dict[str, Any]:
     """The SAELens `cfg.json` of instance `k` of an SAE run config."""
-    from . import __version__
+    from .. import __version__
 
     m = config.model
     cfg: dict[str, Any] = {
@@ -138,7 +138,7 @@ def export_saelens(run_dir: str | Path, out: str | Path, *, instance: int | None
     """Write each autoencoder of SAE run `run_dir` as a SAELens directory: `out` itself for a run of one instance
     or with `instance`, else `out/instance-K` for each K. Returns the directories written. The whole export is
     built beside `out` and swapped in, so a reader never sees half of it."""
-    from .runs import load_run
+    from ..runs import load_run
 
     out = check_export_output(out, overwrite=overwrite)
     run = load_run(run_dir, device="cpu")
@@ -307,7 +307,7 @@ def convert(cfg: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Converted:
 def recorded_config(cfg: dict[str, Any], converted: Converted) -> tuple[Any | None, str | None]:
     """The run config an export of ours recorded, made one instance, when it still describes these weights; else
     None and why (None when nothing was recorded)."""
-    from .config import SAERunConfig
+    from ..config import SAERunConfig
 
     meta = (cfg.get("metadata") or {}).get(MARKER) if isinstance(cfg.get("metadata"), dict) else None
     if not isinstance(meta, dict) or "run_config" not in meta:
@@ -345,11 +345,11 @@ def import_saelens(path: str | Path, out: str | Path, *, overwrite: bool = False
     (loaded back) and notes on what the conversion decided."""
     import pandas as pd
 
-    from .config import SAERunConfig, SAESourceConfig
-    from .config.sae import SAEConfig
-    from .families import family_of
-    from .models import SparseAutoencoder
-    from .runs import Run, check_output, load_run, save_run
+    from ..config import SAERunConfig, SAESourceConfig
+    from ..config.sae import SAEConfig
+    from . import family_of
+    from ..models import SparseAutoencoder
+    from ..runs import Run, check_output, load_run, save_run
 
     check_output(out, overwrite=overwrite)
     cfg, tensors = read_saelens(path)
