@@ -7,7 +7,6 @@ atomically, so a worker killed midway leaves no run that passes for finished.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ from .errors import SuperpositionError
 from .families import family_of
 from .lab import analyze, train_run
 from .runs import Run, load_run
-from .train import MAX_THREADS_ENV
 
 
 def cached_run(config: Any, directory: Path, *, progress: bool, description: str) -> tuple[Run, bool]:
@@ -49,10 +47,6 @@ class Job:
         """A rough size of the training (steps x the values alive in a step), to start the longest first."""
         parameters, other = family_of(self.config).memory(self.config)
         return self.config.train.steps * (parameters + other)
-
-
-def start_worker(threads: int) -> None:
-    os.environ[MAX_THREADS_ENV] = str(threads)
 
 
 def train_job(job: Job) -> tuple[Job, float, bool]:

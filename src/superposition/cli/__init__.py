@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str | None, str, str]] = [
     (None, "plot", "superposition.cli.runs:plot"),
     (None, "reproduce", "superposition.cli.report:reproduce"),
     (None, "bench", "superposition.cli.report:bench"),
+    (None, "sweep", "superposition.cli.sweep:sweep"),  # a grid of runs, resumable; `sweep status DIR`
     (None, "llc", "superposition.llc_cli:llc"),  # devinterp's local learning coefficient
     ("sae", "export", "superposition.cli.sae_io:export"),  # SAELens directories
     ("sae", "import", "superposition.cli.sae_io:import_run"),

@@ -21,6 +21,9 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json", help="Print claims.json's content instead of a summary line."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1,
                                           help="Processes that train the runs (default: the machine's cores)."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS|local",
+                                      help="Train the runs as Ray tasks: 'auto' (this machine's cluster), "
+                                           "HOST:PORT or ray://HOST:PORT, or 'local' (start one here). Needs .[ray]."),
 ) -> None:
     """Train the literature's experiments, check their claims, write OUT/index.html and OUT/claims.json."""
     import time
@@ -37,9 +40,14 @@ def reproduce(
     quiet = quiet or as_json
     say = (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
     start = time.perf_counter()
+    if ray is not None and workers is not None:
+        raise ConfigError("--ray and --workers exclude each other: Ray decides where the runs train")
     workers = workers or os.cpu_count() or 1
     spent = None
-    if workers > 1:  # train every run first, in parallel; then analyse in order (all runs are cached by then)
+    if ray is not None:  # every run as a Ray task first; then analyse here, in order (all runs are saved by then)
+        say(f"training the runs of {len(chosen)} experiment(s) on Ray ({ray})")
+        spent = train_all(chosen, out, quick, None, say=say, ray=ray)
+    elif workers > 1:  # train every run first, in parallel; then analyse in order (all runs are cached by then)
         say(f"training the runs of {len(chosen)} experiment(s) in {workers} worker processes")
         spent = train_all(chosen, out, quick, workers, say=say)
     sections = []

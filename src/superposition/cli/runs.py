@@ -43,20 +43,26 @@ def show(config_class: Any, run_dir: Path, as_json: bool) -> None:
 
 
 def plot(
-    run_dir: Path = typer.Argument(..., help="A run directory of any family."),
+    run_dir: Path = typer.Argument(..., help="A run directory of any family, or a sweep directory."),
     out: Path = typer.Option(..., "--out", help="File to write: an .html page of every figure (offline), or an "
                              ".svg/.png image per figure (several: the name's stem + -1, -2, ...)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="html, svg or png (default: --out's suffix tells)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace files written by superposition."),
 ) -> None:
-    """Draw a run's figures into one offline HTML file, or SVG or PNG images."""
+    """Draw a run's figures (or a sweep's results over its axes) into one offline HTML file, or SVG or PNG images."""
     from ..families import family_of
     from ..figure_files import prepare_output, write_figures
     from ..runs import load_run
+    from ..sweeps.store import is_sweep_directory
 
     fmt = prepare_output(out, fmt, overwrite=overwrite)  # before loading: the format, the paths, the browser
-    run = load_run(run_dir, device="cpu")
-    family = family_of(run)
-    figures, title = family.figures(run), family.title(run.config)
+    if is_sweep_directory(run_dir):  # a sweep's results over its axes (superposition.sweeps.figures)
+        from ..sweeps.figures import sweep_figures
+
+        figures, title = sweep_figures(run_dir)
+    else:
+        run = load_run(run_dir, device="cpu")
+        family = family_of(run)
+        figures, title = family.figures(run), family.title(run.config)
     written = write_figures(figures, out, fmt, title=title, overwrite=overwrite)
     typer.echo(f"wrote {', '.join(map(str, written))}")

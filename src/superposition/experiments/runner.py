@@ -7,20 +7,20 @@ measures it again with the current analysis).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import multiprocessing
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SuperpositionError
+from ..executors import run_all
 from ..families import family_of
 from ..runs import Run, load_run
 from ..train import thread_count
-from ..workers import Job, cached_run, start_worker, train_job
+from ..workers import Job, cached_run, train_job
 from .base import Experiment, Findings, complete
 
 
@@ -104,26 +104,34 @@ def _jobs(experiments: Sequence[Experiment], out: Path, quick: bool, wave: int) 
     return sorted(jobs, key=lambda j: -j.cost)
 
 
-def train_all(experiments: Sequence[Experiment], out: Path, quick: bool, workers: int,
-              say: Callable[[str], None] = print) -> dict[str, tuple[float, int]]:
-    """Train (or reuse) every run of `experiments` in `workers` processes, one intra-op thread each, the longest
-    first. Returns per experiment the seconds its runs took to train (summed over workers) and how many were
-    trained. The weights are those a single process gives: each run is seeded by its config alone."""
+def train_all(experiments: Sequence[Experiment], out: Path, quick: bool, workers: int | None,
+              say: Callable[[str], None] = print, ray: str | None = None) -> dict[str, tuple[float, int]]:
+    """Train (or reuse) every run of `experiments` through `executors.run_all`: in `workers` local processes, or on
+    the Ray cluster at `ray` (see `executors_ray`), one intra-op thread each, the longest first. Returns per
+    experiment the seconds its runs took to train (summed over workers) and how many were trained. The weights are
+    those a single process gives: each run is seeded by its config alone. A failed run fails the report with its
+    error, and the runs not yet finished are stopped."""
     spent: dict[str, tuple[float, int]] = {e.name: (0.0, 0) for e in experiments}
-    context = multiprocessing.get_context("spawn")  # a forked torch can hang in its thread pool
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(1,)) as pool:
+    with contextlib.ExitStack() as stack:
+        if ray is not None:  # one Ray for both waves, not one per wave
+            from ..executors_ray import connected
+
+            stack.enter_context(connected(ray))
         for wave in (0, 1):
-            pending: set[Future] = {pool.submit(train_job, job) for job in _jobs(experiments, out, quick, wave)}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        job, seconds, reused = future.result()
-                    except BaseException:  # a failed run fails the report, as in one process: stop the others
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise
+            jobs = _jobs(experiments, out, quick, wave)
+            if not jobs:
+                continue
+            outcomes = run_all(train_job, jobs, workers=workers, ray=ray, threads=1)
+            try:
+                for outcome in outcomes:
+                    if outcome.result is None:
+                        job = outcome.item
+                        raise SuperpositionError(f"training {job.experiment}/{job.name} failed: {outcome.error}")
+                    job, seconds, reused = outcome.result
                     if not reused:
                         total, count = spent[job.experiment]
                         spent[job.experiment] = (total + seconds, count + 1)
                         say(f"  trained {job.experiment}/{job.name} ({seconds:.1f} s)")
+            finally:  # stopped at a failure: the executor stops the runs not yet finished
+                getattr(outcomes, "close", lambda: None)()
     return spent

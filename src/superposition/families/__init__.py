@@ -53,6 +53,15 @@ class CliSpec:
     prepare: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How a family trains several configs as the instances of one run (a sweep merges its points so): configs with
+    equal `key` can be merged, and `merge` gives the one config whose instances are theirs, in order."""
+
+    key: Callable[[Any], str]
+    merge: Callable[[list[Any]], Any]
+
+
 @dataclass
 class Training:
     """What a family adds to a training run: hooks, and the facts only training knows (saved as training.json)."""
@@ -86,6 +95,8 @@ class Family:
     resolve: Callable[[Any, Mapping[str, Run]], Any] | None = None
     # the feature directions in the hidden layer, [n_instances, n_features, n_hidden] (`Run.W`), where they exist
     features: Callable[[Run], torch.Tensor] | None = None
+    # how configs of this family are merged into one multi-instance run (a sweep's points); None: never merged
+    batching: Batching | None = None
 
     def command(self, verb: str) -> str:
         """The shell command that does `verb` for this family, e.g. 'superposition modadd train'."""
@@ -118,4 +129,4 @@ def family_of(what: Any) -> Family:
 
 from . import modadd, sae, toy  # noqa: E402,F401  (the built-in families register themselves)
 
-__all__ = ["CliSpec", "Family", "REGISTRY", "Table", "Training", "family_of", "register"]
+__all__ = ["Batching", "CliSpec", "Family", "REGISTRY", "Table", "Training", "family_of", "register"]

@@ -4,6 +4,7 @@ abs computation model, all trained on sparse synthetic features."""
 from __future__ import annotations
 
 from functools import cached_property
+import json
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -14,12 +15,12 @@ from ..analysis.geometry import NOT_REPRESENTED, classify, describe
 from ..analysis.metrics import dimensionality
 from ..analysis.neurons import summarize_neurons
 from ..analysis.table import feature_table
-from ..config import RunConfig
+from ..config import RunConfig, parse_run_config
 from ..data import FeatureData
 from ..errors import SuperpositionError
 from ..models import ComputationModel, NeuronModel, ToyModel
 from ..plots.dynamics import training_animation
-from . import CliSpec, Family, Table, register
+from . import Batching, CliSpec, Family, Table, register
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -246,6 +247,29 @@ def memory(config: RunConfig) -> tuple[int, int]:
     return k * weights, k * config.train.batch_size * (n + h) * 8
 
 
+def batch_key(config: RunConfig) -> str:
+    """What must agree for two toy configs to share a run: everything but the per-instance fields (and whether
+    importance is given at all)."""
+    dump = config.model_dump(mode="json")
+    importance = dump["data"].pop("importance")
+    dump["data"].pop("feature_probability")
+    return json.dumps([dump, importance is None], sort_keys=True)
+
+
+def batch(configs: list[RunConfig]) -> RunConfig:
+    """One toy run config whose instances are the configs' instances, in order."""
+    dump = configs[0].model_dump(mode="json")
+    dump["data"]["feature_probability"] = [p for c in configs for p in c.data.feature_probability]
+    given: list[Any] = [c.model_dump(mode="json")["data"]["importance"] for c in configs]
+    if given[0] is not None:
+        if all(g == given[0] for g in given) and not isinstance(given[0][0], list):
+            dump["data"]["importance"] = given[0]  # one row for every instance, as each config gives it
+        else:  # a row per instance
+            dump["data"]["importance"] = [row for c, g in zip(configs, given)
+                                          for row in (g if isinstance(g[0], list) else [g] * c.n_instances)]
+    return parse_run_config(dump)
+
+
 TOY = register(Family(
     name="toy",
     config=RunConfig,
@@ -264,4 +288,5 @@ TOY = register(Family(
         document=document,
         tables=tables,
     ),
+    batching=Batching(key=batch_key, merge=batch),
 ))

@@ -11,6 +11,7 @@
 - `walkthrough`: each feature's bias against its interference (seed 004's reading).
 - `adversarial`: vulnerability against features per dimension, and each feature's silencing distance.
 - `dynamics`: a run's features over training (an animation with a step slider) and D_i against the loss.
+- `sweep`: a sweep's results over its axes (heatmaps over two axes, lines over one).
 
 Every figure takes tensors or tables, the instance labels and the run's one-line title (as ARENA's plotting helpers
 do); none reads a run or a config. The families (`superposition.families`) build those from a run, titles and labels
@@ -26,6 +27,7 @@ from .modadd import bilinear_weights, budget_comparison, condition_sweep, freque
 from .neurons import neurons, polysemantic_neurons
 from .nonuniform import sweep_curves, sweep_features
 from .phase import PHASE_COLOURS, phase_diagrams
+from .sweep import sweep_heatmaps, sweep_lines
 from .toy import bias, dimensionality_scatter, features_2d, interference, wtw_and_norms
 from .walkthrough import bias_against_interference
 
@@ -58,6 +60,8 @@ __all__ = [
     "robustness_scatter",
     "sweep_curves",
     "sweep_features",
+    "sweep_heatmaps",
+    "sweep_lines",
     "training_animation",
     "vulnerability_curves",
     "weight_magnitudes",
