@@ -152,7 +152,9 @@ def test_two_concurrent_train_commands_on_one_out_exactly_one_succeeds(tmp_path)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["sae", "train", "--help"], ["reproduce", "--help"],
-                                  ["modadd", "analyze", "--help"], ["--version"]])
+                                  ["modadd", "analyze", "--help"], ["plot", "--help"], ["sweep", "--help"],
+                                  ["llc", "--help"], ["sae", "export", "--help"], ["sae", "import", "--help"],
+                                  ["--version"]])
 def test_help_and_version_import_neither_torch_nor_pandas(args):
     """The command line is built from the config classes alone: `--help` answers without the heavy imports."""
     import subprocess
@@ -160,7 +162,7 @@ def test_help_and_version_import_neither_torch_nor_pandas(args):
 
     code = ("import sys; from superposition.cli import main\n"
             f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "heavy = [m for m in ('torch', 'pandas', 'plotly', 'scipy') if m in sys.modules]\n"
+            "heavy = [m for m in ('torch', 'pandas', 'plotly', 'scipy', 'ray', 'sae_lens') if m in sys.modules]\n"
             "assert not heavy, heavy")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
