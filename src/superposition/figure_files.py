@@ -27,14 +27,13 @@ import os
 import shutil
 import socket
 import struct
-import tempfile
 import zlib
 from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, OutputError, SuperpositionError
-from .files import check_output_file, check_parent, creation_mode, fsync_dir, written_by_us
+from .errors import ConfigError, SuperpositionError
+from .files import atomic_write_bytes, check_output_file, check_parent, written_by_us
 
 FORMATS = ("html", "svg", "png")
 _SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg", ".png": "png"}
@@ -198,24 +197,6 @@ def _mark(image: bytes, fmt: str) -> bytes:
     end_of_header = len(PNG_SIGNATURE) + 8 + 13 + 4  # IHDR: length, type, 13 bytes of data, CRC
     chunk = struct.pack(">I", len(_PNG_TEXT)) + b"tEXt" + _PNG_TEXT + struct.pack(">I", zlib.crc32(b"tEXt" + _PNG_TEXT))
     return image[:end_of_header] + chunk + image[end_of_header:]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write `data` beside `path` and rename it into place; a crash leaves the old file (or none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, creation_mode())  # mkstemp makes it private; figures are meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return path
 
 
 def write_figures(figures: Sequence[Any], out: str | Path, fmt: str | None = None, *, title: str,

@@ -14,7 +14,7 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
@@ -124,14 +124,41 @@ def check_output_file(path: str | Path, *, overwrite: bool, flag: str = "--out")
     return path
 
 
+def check_output_dir(out: str | Path, *, what: str, ours: Callable[[Path], bool], overwrite: bool | None = None) -> Path:
+    """Validate a directory about to be written (before any compute): never the working directory or one of its
+    parents, a link or a file; an existing non-empty directory only when `ours(out)` says this project wrote it as
+    `what` (e.g. "a superposition report"), and, where `overwrite` is given, only with it. Raises OutputError."""
+    out = Path(out)
+    if str(out) in ("", ".") or is_working_directory_or_parent(out):
+        raise OutputError(f"refusing to write {what} into {out}: it is the working directory or one of its parents; "
+                          "give a directory of its own")
+    if out.is_symlink():
+        raise OutputError(f"--out {out} is a symbolic link; give the directory itself")
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"--out {out} exists and is not a directory")
+        if any(out.iterdir()):
+            if overwrite is False:
+                raise OutputError(f"{out} already exists; pass --overwrite to replace {what}")
+            if not ours(out):
+                raise OutputError(f"--out {out} holds files that are not {what}; give a new directory")
+    check_parent(out)
+    return out
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write `text` beside `path` and rename it into place; a crash leaves the old file (or none)."""
+    """Write `text` (UTF-8) beside `path` and rename it into place; a crash leaves the old file (or none)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` beside `path` and rename it into place; a crash leaves the old file (or none)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, creation_mode())  # mkstemp makes it private; these files are meant to be read

@@ -23,8 +23,7 @@ from plotly.offline import get_plotlyjs
 from . import __version__
 from .experiments.base import KINDS
 from .experiments.runner import Section
-from .errors import OutputError
-from .files import GENERATOR, atomic_write_text, check_parent, is_working_directory_or_parent, written_by_us
+from .files import GENERATOR, atomic_write_text, check_output_dir, written_by_us
 from .pages import figure_div
 
 TITLE = "Superposition: the literature's claims, reproduced"
@@ -139,19 +138,7 @@ def is_report_directory(path: str | Path) -> bool:
 def check_report_dir(out: str | Path) -> Path:
     """Validate a report directory before any training: a new or empty directory, or a report written before (its
     runs are reused); never the working directory, a link, a file, or a directory holding other files."""
-    out = Path(out)
-    if is_working_directory_or_parent(out):
-        raise OutputError(f"refusing to write the report into {out}: it is the working directory or one of its "
-                          "parents; give a directory of its own")
-    if out.is_symlink():
-        raise OutputError(f"--out {out} is a symbolic link; give the directory itself")
-    if out.exists():
-        if not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a directory")
-        if not is_report_directory(out):
-            raise OutputError(f"--out {out} holds files that are not a superposition report; give a new directory")
-    check_parent(out)
-    return out
+    return check_output_dir(out, what="a superposition report", ours=is_report_directory)
 
 
 def kind_summary(summary: dict[str, Any]) -> str:

@@ -27,8 +27,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..errors import ConfigError, OutputError, RunDirError, SuperpositionError
-from ..files import check_parent, creation_mode, dir_lock, fsync_dir, is_working_directory_or_parent
+from ..errors import ConfigError, RunDirError, SuperpositionError
+from ..files import check_output_dir, creation_mode, dir_lock, fsync_dir
 
 CFG, WEIGHTS = "cfg.json", "sae_weights.safetensors"
 MARKER = "superposition"  # the metadata key that marks an export of ours
@@ -116,21 +116,8 @@ def is_export_directory(path: str | Path) -> bool:
 def check_export_output(out: str | Path, *, overwrite: bool) -> Path:
     """Validate an export directory before any work: not the working directory or a parent, not a link or a file;
     an existing non-empty directory only with `overwrite`, and only when it is an export of ours."""
-    out = Path(out)
-    if str(out) in ("", ".") or is_working_directory_or_parent(out):
-        raise OutputError(f"refusing to export to {out}: it is the working directory or one of its parents")
-    if out.is_symlink():
-        raise OutputError(f"--out {out} is a symbolic link; give a new directory")
-    if out.exists():
-        if not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a directory")
-        if any(out.iterdir()):
-            if not overwrite:
-                raise OutputError(f"{out} already exists; pass --overwrite to replace an export of superposition")
-            if not is_export_directory(out):
-                raise OutputError(f"{out} is not a SAELens export written by superposition; refusing to replace it")
-    check_parent(out)
-    return out
+    return check_output_dir(out, what="a SAELens export written by superposition", ours=is_export_directory,
+                            overwrite=overwrite)
 
 
 def export_saelens(run_dir: str | Path, out: str | Path, *, instance: int | None = None,

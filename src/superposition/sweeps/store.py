@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OutputError, SuperpositionError
-from ..files import atomic_write_text, check_parent, is_working_directory_or_parent
+from ..errors import SuperpositionError
+from ..files import atomic_write_text, check_output_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,18 +86,7 @@ def is_sweep_directory(path: str | Path) -> bool:
 def check_sweep_dir(out: str | Path) -> Path:
     """Validate a sweep directory before any training: new, empty, or a sweep written before (its runs are
     reused); never the working directory or a parent, a link, a file, or a directory holding other files."""
-    out = Path(out)
-    if str(out) in ("", ".") or is_working_directory_or_parent(out):
-        raise OutputError(f"refusing to write a sweep into {out}: it is the working directory or one of its parents")
-    if out.is_symlink():
-        raise OutputError(f"--out {out} is a symbolic link; give the directory itself")
-    if out.exists():
-        if not out.is_dir():
-            raise OutputError(f"--out {out} exists and is not a directory")
-        if any(out.iterdir()) and not is_sweep_directory(out):
-            raise OutputError(f"--out {out} holds files that are not a superposition sweep; give a new directory")
-    check_parent(out)
-    return out
+    return check_output_dir(out, what="a superposition sweep", ours=is_sweep_directory)
 
 
 def write_plan(out: Path, sweep: Sweep, plans: list[RunPlan]) -> None:
