@@ -192,22 +192,29 @@ def parse_run_config(data: Any) -> Any:
     return validate(RUN_CONFIGS[family], data)
 
 
-def read_json(path: str | Path, what: str = "config file") -> Any:
-    """The JSON content of `path`; every way of failing (missing, a directory, not JSON, nested too deeply) is a
-    ConfigError with one line."""
+def read_json(path: str | Path, what: str = "config file", *, yaml: bool = False) -> Any:
+    """The JSON content of `path` (YAML's with `yaml`); every way of failing (missing, a directory, not JSON or YAML,
+    nested too deeply) is a ConfigError with one line."""
     path = Path(path)
+    if yaml:
+        import yaml as pyyaml
+
+        parse: Any = pyyaml.safe_load
+        errors: tuple[type[Exception], ...] = (pyyaml.YAMLError, UnicodeDecodeError)
+    else:
+        parse, errors = json.loads, (json.JSONDecodeError, UnicodeDecodeError)
     try:
-        return json.loads(path.read_text())
+        return parse(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {path}") from None
     except IsADirectoryError:
-        raise ConfigError(f"{what} {path} is a directory; give the config.json file") from None
+        raise ConfigError(f"{what} {path} is a directory; give the file") from None
     except OSError as e:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{what} {path} is not valid JSON: {e}") from None
+    except errors as e:
+        raise ConfigError(f"{what} {path} is not valid {'YAML' if yaml else 'JSON'}: {' '.join(str(e).split())}") from None
     except RecursionError:
-        raise ConfigError(f"{what} {path} is nested too deeply to be a run config") from None
+        raise ConfigError(f"{what} {path} is nested too deeply to be read") from None
 
 
 def load_config(path: str | Path) -> Any:

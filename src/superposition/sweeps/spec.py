@@ -114,26 +114,10 @@ class Sweep:
 
 
 def read_spec(path: str | Path) -> tuple[SweepSpec, Path]:
-    """Read and validate a spec file (.json, or .yaml/.yml with PyYAML); returns it and its directory."""
+    """Read and validate a spec file (.json, .yaml or .yml); returns it and its directory."""
     path = Path(path)
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise ConfigError(f"{path} is YAML but PyYAML is not installed; pip install pyyaml, or write the spec "
-                              "as JSON") from None
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"sweep spec not found: {path}") from None
-        except IsADirectoryError:
-            raise ConfigError(f"sweep spec {path} is a directory; give the spec file") from None
-        except OSError as e:
-            raise ConfigError(f"cannot read sweep spec {path}: {e.strerror or e}") from None
-        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
-            raise ConfigError(f"sweep spec {path} is not valid YAML: {' '.join(str(e).split())}") from None
-    elif path.suffix.lower() == ".json":
-        data = read_json(path, "sweep spec")
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        data = read_json(path, "sweep spec", yaml=path.suffix.lower() != ".json")
     else:
         raise ConfigError(f"sweep spec {path}: give a .json file (or .yaml/.yml)")
     if not isinstance(data, dict):
