@@ -9,6 +9,7 @@ per-instance loss history, the weight snapshots (`superposition.snapshots`) and 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -25,7 +26,18 @@ from .models.base import AnalyticModel, InstanceModel
 from .snapshots import Recorder, Snapshots
 
 class DataSource(Protocol):
+    """What the trainer draws batches from. A source may also offer `sampler(batch_size, generator)`: a function
+    returning the next batch at each call, batches of `sample`'s distribution, allowed to reuse its buffers."""
+
     def sample(self, batch_size: int, generator: torch.Generator) -> Any: ...
+
+
+def batch_sampler(data: DataSource, batch_size: int, generator: torch.Generator) -> Callable[[], Any]:
+    """The data's own `sampler` where it has one (the trainer holds one batch at a time), else `sample`."""
+    sampler = getattr(data, "sampler", None)
+    if callable(sampler):
+        return sampler(batch_size, generator)
+    return functools.partial(data.sample, batch_size, generator)
 
 
 LossFn = Callable[[Any, Any], Float[Tensor, "inst"]]
@@ -162,11 +174,14 @@ def train(
     threads = choose_threads(config)
     recorder = Recorder(config.steps, config.snapshots, config.snapshot_spacing) if config.snapshots else None
 
-    bar = _progress_bar(progress, description, config.steps)
+    draw = batch_sampler(data, config.batch_size, generator)
+    steps, log_every, hooks = config.steps, config.log_every, tuple(hooks)
+    scheduled = config.schedule != "constant"  # a constant schedule keeps the optimizer's own lr: no per-step update
+    bar = _progress_bar(progress, description, steps)
     with thread_count(threads), bar as live:
-        task = live.add_task(description, total=config.steps, loss="") if live else None
-        for step in range(config.steps):
-            batch = data.sample(config.batch_size, generator)
+        task = live.add_task(description, total=steps, loss="") if live else None
+        for step in range(steps):
+            batch = draw()
             if analytic is not None:
                 loss, grads = analytic(batch)
                 for p, g in zip(params, grads):
@@ -175,13 +190,14 @@ def train(
                 loss = loss_fn(model, batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.sum().backward()
-            set_lr(optimizer, config.lr * lr_factor(config.schedule, step, config.steps, config.warmup_steps))
+            if scheduled:
+                set_lr(optimizer, config.lr * lr_factor(config.schedule, step, steps, config.warmup_steps))
             optimizer.step()
 
-            detached = loss.detach()
+            detached = loss.detach() if loss.requires_grad else loss
             window_sum = detached.clone() if window_sum is None else window_sum.add_(detached)
             done = step + 1
-            if done % config.log_every == 0 or done == config.steps:
+            if done % log_every == 0 or done == steps:
                 mean = (window_sum / (done - window_start)).cpu()
                 bad = (~torch.isfinite(mean)).nonzero()
                 if len(bad):

@@ -9,6 +9,7 @@ of the usual "one draw for the mask, one for the magnitude".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from jaxtyping import Float
@@ -64,14 +65,56 @@ class FeatureData:
         return self._full[batch_size]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        x = self.features(batch_size, generator)
+        return self._batch(self._uniform(batch_size, generator))
+
+    def sampler(self, batch_size: int, generator: torch.Generator) -> Callable[[], Batch]:
+        """A function that draws the next batch at each call, for a training loop: the batches of `sample`, from the
+        same draws of `generator`, into buffers it reuses where it can (the batch it returns may be overwritten by
+        the next call).
+
+        >>> from superposition.config import DataConfig
+        >>> data = FeatureData(DataConfig(n_features=5, feature_probability=[1.0, 0.1]))
+        >>> draw = data.sampler(8, torch.Generator().manual_seed(0))
+        >>> tuple(draw().x.shape), bool((draw().x[1] < 1).all())
+        ((2, 8, 5), True)
+        """
+        cfg = self.config
+        u = torch.empty((cfg.n_instances, cfg.n_features, batch_size), device=self.device)
+        uniform = self._uniform_filler(u, generator)
+        if cfg.magnitude != "uniform" or cfg.correlated_pairs or cfg.anticorrelated_pairs or cfg.target == "abs":
+            return lambda: self._batch(uniform())
+        p_inv_neg = self._neg_inv_p(batch_size)
+        x = u.transpose(1, 2)
+        batch = Batch(x=x, target=x, weight=self._weight)
+        threshold_ = torch.threshold_  # in place: keep -u/p where it is above -1, else 0
+
+        def draw() -> Batch:  # `features` in place, without three batch-sized allocations
+            threshold_(uniform().mul_(p_inv_neg), -1.0, 0.0).neg_()
+            return batch
+
+        return draw
+
+    def _uniform_filler(self, u: Tensor, generator: torch.Generator) -> Callable[[], Tensor]:
+        """A function that refills `u` with `generator`'s uniforms on [0, 1) (the draws `sample` makes) and returns
+        it."""
+        return lambda: torch.rand(u.shape, generator=generator, out=u)
+
+    def features(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst batch feat"]:
+        return self._features(self._uniform(batch_size, generator))
+
+    def _uniform(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst feat batch"]:
+        cfg = self.config
+        return torch.rand((cfg.n_instances, cfg.n_features, batch_size), generator=generator, device=self.device)
+
+    def _batch(self, u: Float[Tensor, "inst feat batch"]) -> Batch:
+        x = self._features(u)
         target = x.abs() if self.config.target == "abs" else x
         return Batch(x=x, target=target, weight=self._weight)
 
-    def features(self, batch_size: int, generator: torch.Generator) -> Float[Tensor, "inst batch feat"]:
+    def _features(self, u: Float[Tensor, "inst feat batch"]) -> Float[Tensor, "inst batch feat"]:
+        """The features from one uniform per feature (`u` is only read)."""
         cfg = self.config
-        p_inv_neg = self._neg_inv_p(batch_size)
-        u = torch.rand((cfg.n_instances, cfg.n_features, batch_size), generator=generator, device=self.device)
+        p_inv_neg = self._neg_inv_p(u.shape[2])
         # Active when u < p, i.e. when u / p < 1; conditional on that, u / p is uniform on [0, 1), so the magnitude
         # costs no second draw. threshold(-u/p, -1, 0) keeps -u/p where u/p < 1: one pass, and no bool tensor
         # (comparisons into bool cost several times more than float ops here).

@@ -122,31 +122,39 @@ class ToyModel(nn.Module):
         The training hot path: feature-major tensors `[inst, feat, batch]` (how the data generator stores them)
         and no autograd graph, which on small models costs more than the arithmetic.
         """
-        xt, tt = batch.x.transpose(1, 2), batch.target.transpose(1, 2)
-        importance = batch.weight[:, 0, :]  # [inst, feat]: the data's weight is constant over the batch
-        E = self.W
-        D = E if self.W_dec is None else self.W_dec.transpose(1, 2)  # decoder as [inst, feat, hidden]
+        importance = batch.weight.select(1, 0)  # [inst, feat]: the data's weight is constant over the batch
+        W, b = self.W, self.b  # read once: a module's parameter attribute costs most of a microsecond
+        D = W if self.W_dec is None else self.W_dec.transpose(1, 2)  # the decoder as [inst, feat, hidden]
         with torch.no_grad():
-            ht = torch.bmm(E.transpose(1, 2), xt)
-            out = torch.bmm(D, ht) if self.b is None else torch.baddbmm(self.b.unsqueeze(2), D, ht)
-            relu = self.config.kind == "relu"
-            if relu:
-                out.relu_()
-            r = out - tt
-            scale = 1.0 / (r.shape[1] * r.shape[2])
-            loss = (torch.linalg.vector_norm(r, dim=2).square_() * importance).sum(dim=1).mul_(scale)
-            # d loss / d pre = 2 I r / (feat * batch), zero where the ReLU is off (out >= 0, so sign(out) is the
-            # mask). The importance I and the constant scale rows of the small gradients, never full-size tensors.
-            g = r.mul_(out.sign_()) if relu else r
-            k = (2.0 * scale) * importance[:, :, None]  # [inst, feat, 1]
-            grad_D = torch.bmm(g, ht.transpose(1, 2)).mul_(k)
-            grad_E = torch.bmm(xt, torch.bmm(D.mul(k).transpose(1, 2), g).transpose(1, 2))
-            grads = [grad_E.add_(grad_D) if self.W_dec is None else grad_E]
-            if self.W_dec is not None:
-                grads.append(grad_D.transpose(1, 2))
-            if self.b is not None:
-                grads.append(g.sum(dim=2).mul_(k[:, :, 0]))
-        return loss, grads
+            loss, ht, out, r = self._forward_loss(W, D, b, batch.x, batch.target, importance)
+            return loss, self._gradients(W, D, b is not None, batch.x, ht, out, r, importance)
+
+    def _forward_loss(self, W: Tensor, D: Tensor, b: Tensor | None, x: Tensor, target: Tensor, importance: Tensor
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The loss per instance, the hidden layer `[inst, hidden, batch]`, the output and the residual
+        out - target `[inst, feat, batch]`, feature-major."""
+        ht = torch.bmm(W.transpose(1, 2), x.transpose(1, 2))
+        out = torch.bmm(D, ht) if b is None else torch.baddbmm(b.unsqueeze(2), D, ht)
+        if self.config.kind == "relu":
+            out.relu_()
+        r = out - target.transpose(1, 2)
+        scale = 1.0 / (r.shape[1] * r.shape[2])
+        loss = (torch.linalg.vector_norm(r, dim=2).square_() * importance).sum(dim=1).mul_(scale)
+        return loss, ht, out, r
+
+    def _gradients(self, W: Tensor, D: Tensor, bias: bool, x: Tensor, ht: Tensor, out: Tensor, r: Tensor,
+                   importance: Tensor) -> list[Tensor]:
+        """The gradients of the summed loss, from `_forward_loss`'s tensors (it overwrites `out` and `r`)."""
+        # d loss / d pre = 2 I r / (feat * batch), zero where the ReLU is off (out >= 0, so sign(out) is the
+        # mask). The importance I and the constant scale rows of the small gradients, never full-size tensors.
+        g = r.mul_(out.sign_()) if self.config.kind == "relu" else r
+        k = (2.0 / (r.shape[1] * r.shape[2])) * importance.unsqueeze(2)  # [inst, feat, 1]
+        grad_D = torch.bmm(g, ht.transpose(1, 2)).mul_(k)
+        grad_E = torch.bmm(x.transpose(1, 2), torch.bmm(D.mul(k).transpose(1, 2), g).transpose(1, 2))
+        grads = [grad_E.add_(grad_D)] if D is W else [grad_E, grad_D.transpose(1, 2)]
+        if bias:
+            grads.append(g.sum(dim=2).mul_(k.squeeze(2)))
+        return grads
 
     def weights(self) -> dict[str, Tensor]:
         """Tensors to store, by their documented names."""
