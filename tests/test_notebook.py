@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
 CELL_TIMEOUT = 600  # seconds per cell: the slowest cell takes well under a minute on an idle 2-core CPU
@@ -49,9 +49,7 @@ def _need(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {module} is not installed (it is in the dev extra)", pytrace=False)
-        pytest.skip(f"{module} is not installed (pip install -e '.[dev]')")
+        skip_or_fail(f"{module} is not installed (it is in the dev extra: pip install -e '.[dev]')")
 
 
 def _kernel_spec(root: Path) -> str:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 
 CHROMIUM = os.environ.get("SP_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SP_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -38,10 +39,7 @@ def _require_browser() -> None:
         missing.append("the selenium package (pip install -e '.[dev]')")
     if not missing:
         return
-    reason = "headless browser test needs " + ", ".join(missing) + " (apt-get install chromium chromium-driver)"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail("headless browser test needs " + ", ".join(missing) + " (apt-get install chromium chromium-driver)")
 
 
 @pytest.fixture(scope="module")

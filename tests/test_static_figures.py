@@ -7,7 +7,6 @@ Without them they are skipped locally, and fail when the `CI` variable is set, a
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -18,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 from typer.testing import CliRunner
 
 from superposition import figure_files, make_config, train_run
@@ -43,10 +43,7 @@ def _require_exporter() -> None:
         missing.append("the kaleido package (pip install -e .)")
     if not missing:
         return
-    reason = "static figures need " + "; ".join(missing)
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail("static figures need " + "; ".join(missing))
 
 
 @pytest.fixture(scope="module")
