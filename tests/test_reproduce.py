@@ -87,7 +87,10 @@ def test_reproduce_writes_report_and_claims(tmp_path, only_tiny):
     assert verdicts == {"tiny.some": ("measured", "reproduced", "represented > 0"),
                         "tiny.impossible": ("exact", "not reproduced", "represented > 6")}
     assert {"experiment", "sentence", "expected", "source", "measured", "kind", "checks"} <= set(doc["claims"][0])
+    assert {"superposition", "torch", "python", "git"} <= set(doc["provenance"])  # which code made the report
     page = (out / "index.html").read_text()
+    commit = (doc["provenance"]["git"] or {}).get("commit")
+    assert commit is None or f"commit {commit[:12]}" in page
     assert page.count("* plotly.js v") == 1  # the bundle's banner: embedded exactly once
     assert 'src="http' not in page and "Quick mode" in page
     assert page.count('class="claim"') == 4  # the summary table and the section's table

@@ -25,6 +25,7 @@ from .experiments.base import KINDS
 from .experiments.runner import Section
 from .files import GENERATOR, atomic_write_text, check_output_dir, written_by_us
 from .pages import figure_div
+from .provenance import collect
 
 TITLE = "Superposition: the literature's claims, reproduced"
 
@@ -104,6 +105,7 @@ def claims_document(sections: Sequence[Section], quick: bool, seconds: float) ->
         "quick": quick,
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"superposition": __version__, "torch": torch.__version__, "plotly": plotly.__version__},
+        "provenance": collect("cpu"),  # the report's process: Python, platform, and the git commit of a checkout
         "seconds": round(seconds, 1),
         "summary": {"claims": len(claims), "reproduced": reproduced, "not_reproduced": len(claims) - reproduced,
                     "by_kind": by_kind},
@@ -141,6 +143,14 @@ def check_report_dir(out: str | Path) -> Path:
     return check_output_dir(out, what="a superposition report", ours=is_report_directory)
 
 
+def _commit(doc: dict[str, Any]) -> str:
+    """", commit abc123def456" when the report was made from a checkout (" with changes" when it was dirty)."""
+    git = doc["provenance"]["git"]
+    if not git or not git.get("commit"):
+        return ""
+    return f", commit {git['commit'][:12]}" + (" with uncommitted changes" if git.get("dirty") else "")
+
+
 def kind_summary(summary: dict[str, Any]) -> str:
     """The summary's counts by kind, in words: which verdicts read trained runs and which do not."""
     m, x = summary["by_kind"]["measured"], summary["by_kind"]["exact"]
@@ -166,7 +176,7 @@ def write_report(out: str | Path, sections: Sequence[Section], quick: bool, seco
     body = (
         f"<h1>{_e(TITLE)}</h1>"
         f'<p class="meta">{_e(mode)} Generated {_e(doc["generated"])} by superposition {__version__} '
-        f"(torch {_e(torch.__version__)}) in {seconds:.0f} s.</p>"
+        f"(torch {_e(torch.__version__)}){_e(_commit(doc))} in {seconds:.0f} s.</p>"
         f'<p id="summary"><b>{s["reproduced"]} of {s["claims"]} claims reproduced</b>; '
         f"{s['not_reproduced']} not reproduced. {_e(kind_summary(s))}</p>"
         f'<h2>Summary</h2>{_claim_rows(sections, with_experiment=True)}'
