@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from conftest import monte_carlo_loss
 
 from superposition import train_run
 from superposition.analysis.phase import (
@@ -21,8 +22,6 @@ from superposition.analysis.phase import (
 )
 from superposition.analysis.phase_trained import cell_instance, classify_solution, empirical_diagram, phase_configs
 from superposition.config import make_config
-from superposition.data import FeatureData
-from superposition.models import ToyModel
 
 N, D, S = LABELS  # "not represented", "dedicated", "superposition"
 
@@ -55,11 +54,7 @@ def test_exact_loss_matches_monte_carlo_with_the_package_data_and_model():
     )
     W = torch.tensor(np.stack([w for *_, w, _ in points]), dtype=torch.float64)
     b = torch.tensor(np.stack([bb for *_, bb in points]), dtype=torch.float64)
-    model = ToyModel.from_weights(W, b).double()  # float64: the comparison should be limited by sampling alone
-    batch = FeatureData(cfg.data).sample(400_000, torch.Generator().manual_seed(0))
-    x = batch.x.double()
-    per_sample = (batch.weight * (model(x) - x).square()).mean(-1)  # [inst, batch]: the training loss per sample
-    mc, se = per_sample.mean(-1), per_sample.std(-1) / per_sample.shape[-1] ** 0.5
+    mc, se = monte_carlo_loss(W, b, cfg.data)
     for k, (r, p, w, bb) in enumerate(points):
         exact = solution_loss(w, bb, r, p)
         assert abs(exact - mc[k].item()) < 4 * se[k].item() + 1e-9, (k, exact, mc[k].item(), se[k].item())
