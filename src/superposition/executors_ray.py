@@ -55,9 +55,9 @@ def _attempt(fn: Callable[[Any], Any], item: Any, threads: int) -> tuple[Any, st
     that Ray never retries it (it would raise again) and it cannot fail to unpickle on the driver."""
     import torch
 
-    from .train import MAX_THREADS_ENV
+    from .executors import thread_cap
 
-    os.environ[MAX_THREADS_ENV] = str(threads)  # a run that asks for more threads gets `threads` (train.choose_threads)
+    os.environ.update(thread_cap(threads))  # a run that asks for more threads gets `threads` (train.choose_threads)
     torch.set_num_threads(threads)
     try:
         return fn(item), None
