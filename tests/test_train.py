@@ -7,7 +7,8 @@ from superposition import DivergenceError, make_config, train_run
 from superposition.data import FeatureData
 from superposition.lab import build_model
 from superposition.models import ToyModel
-from superposition.train import Hook, assign_grad, lr_factor, make_optimizer, set_lr, train
+from superposition.models.toy import square_route
+from superposition.train import FunctionalAdam, Hook, assign_grad, lr_factor, make_optimizer, set_lr, train
 
 
 def tiny(**train_kw):
@@ -63,6 +64,27 @@ def test_the_trainers_optimizer_matches_torch_optim_reference(name, cls, layout)
         ref_opt.step()
     assert torch.allclose(ours, ref, atol=1e-6)
     assert not torch.allclose(ours, start, atol=1e-3)
+
+
+@pytest.mark.parametrize("name, cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)])
+def test_functional_adam_gives_torch_optims_fused_weights_bit_for_bit(name, cls):
+    """FunctionalAdam (the trainer's optimizer where torch has a fused kernel) against the optimizer object with the
+    same kernel, two parameters, the learning rate changed every step: the same weights, bit for bit."""
+    cfg = make_config(train=dict(optimizer=name, weight_decay=0.1)).train
+    gen = torch.Generator().manual_seed(0)
+    starts = [torch.randn(3, 4, generator=gen), torch.randn(5, generator=gen)]
+    ours, ref = [torch.nn.Parameter(t.clone()) for t in starts], [torch.nn.Parameter(t.clone()) for t in starts]
+    opt, ref_opt = make_optimizer(ours, cfg), cls(ref, lr=1e-3, weight_decay=0.1, fused=True)
+    assert isinstance(opt, FunctionalAdam)
+    for step in range(10):
+        for p, q in zip(ours, ref):
+            p.grad = torch.randn(p.shape, generator=gen)
+            q.grad = p.grad.clone()
+        set_lr(opt, 1e-3 * (step + 1))
+        ref_opt.param_groups[0]["lr"] = 1e-3 * (step + 1)
+        opt.step(), ref_opt.step()
+    assert all(torch.equal(p, q) for p, q in zip(ours, ref))
+    assert not torch.equal(ours[0], starts[0])
 
 
 def test_schedules():
