@@ -6,9 +6,9 @@ It runs the real `superposition.train.train` (n=5, m=2, 10 instances, batch 1024
 with a timer around each part of a step:
 
 - data: drawing the batch (`FeatureData.sampler`), split into the uniform draw and the rest (mask and magnitude);
-- model forward and loss, and the model's hand-written gradients (`ToyModel.loss_and_grads`);
+- the model's loss and hand-written gradients (`ToyModel.loss_and_grads`);
 - handing the gradients to the parameters; the learning-rate update; the optimizer step (torch's fused AdamW
-  through `torch.optim`, Python wrapper included);
+  kernel through `train.FunctionalAdam`, Python included);
 - the rest of the step: the loop itself, the loss window and logging, the hook and snapshot checks.
 
 A timer costs well under a microsecond; it is measured and subtracted. Rounds are repeated and the median of each
@@ -32,7 +32,7 @@ from superposition.bench import intro_config
 from superposition.data import FeatureData
 from superposition.lab import build_model
 
-PARTS = ["random draw", "rest of data", "model forward + loss", "hand-written gradients", "gradient hand-over",
+PARTS = ["random draw", "rest of data", "model: loss and hand-written gradients", "gradient hand-over",
          "learning rate", "optimizer step", "loop, loss window, logging, hooks"]
 
 
@@ -94,20 +94,18 @@ def profiled_round(steps: int, cost: float) -> dict[str, float]:
     clock = Clock()
     make_optimizer = trainer.make_optimizer
 
-    def timed_optimizer(params: list[torch.nn.Parameter], cfg: Any) -> torch.optim.Optimizer:
+    def timed_optimizer(params: list[torch.nn.Parameter], cfg: Any) -> Any:
         opt = make_optimizer(params, cfg)
         opt.step = clock.wrap("optimizer step", opt.step)  # type: ignore[method-assign]
         return opt
 
-    # ToyModel.loss_and_grads calls these two in turn; they are looked up on the instance, so wrapping them there
-    # times them inside the real step.
-    model._forward_loss = clock.wrap("model forward + loss", model._forward_loss)  # type: ignore[method-assign]
-    model._gradients = clock.wrap("hand-written gradients", model._gradients)  # type: ignore[method-assign]
+    # The trainer looks `loss_and_grads` up on the instance, so wrapping it there times it inside the real step.
+    model.loss_and_grads = clock.wrap(PARTS[2], model.loss_and_grads)  # type: ignore[method-assign]
     # The data part: the trainer's draw function from `FeatureData.sampler`, and inside it the uniform draw that
     # `_uniform_filler` returns.
-    sampler, filler = data.sampler, data._uniform_filler
+    sampler, filler = data.sampler, data._unit_filler
     data.sampler = lambda *a: clock.wrap("rest of data", sampler(*a))  # type: ignore[method-assign]
-    data._uniform_filler = lambda *a: clock.wrap("random draw", filler(*a))  # type: ignore[method-assign]
+    data._unit_filler = lambda *a: clock.wrap("random draw", filler(*a))  # type: ignore[method-assign]
     patches = [
         (trainer, "assign_grad", clock.wrap("gradient hand-over", trainer.assign_grad)),
         (trainer, "set_lr", clock.wrap("learning rate", trainer.set_lr)),

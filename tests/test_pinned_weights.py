@@ -1,6 +1,10 @@
 """Behaviour is unchanged across refactors: a few runs' weights, hashed, as recorded before the family registry, the
 generated CLI and the public-API optimizer went in (torch 2.13.0, CPU). Other torch builds may round differently, so
-the comparison only runs on the build the hashes were recorded with."""
+the comparison only runs on the build the hashes were recorded with.
+
+The five toy hashes were recorded again for release 0.3.0, whose toy data draws its random bits from numpy's SFC64
+and whose toy gradients go through [feat, feat] products when 2n <= 5m: deliberate changes of every toy run's
+weights (the report's verdicts were checked again in a full run). The others are unchanged since first recorded."""
 
 import hashlib
 
@@ -15,24 +19,24 @@ RECORDED_WITH = "2.13.0"
 PINNED = {
     "toy-relu": (make_config(data=dict(n_features=5, feature_probability=[1.0, 0.1, 0.01], importance_decay=0.9),
                              model=dict(kind="relu", n_hidden=2), train=dict(steps=300, batch_size=256)),
-                 "c085daec9460d7c7"),
+                 "be1f37121379c8b8"),
     "toy-linear-untied-nobias": (
         make_config(data=dict(n_features=6, feature_probability=[0.5]),
                     model=dict(kind="linear", n_hidden=3, tied=False, bias=False),
                     train=dict(steps=300, batch_size=128, optimizer="adam", schedule="cosine")),
-        "ed784bd5fb3a4193"),
+        "62d483c778847063"),
     "toy-neuron": (make_config(data=dict(n_features=6, feature_probability=[1.0, 0.1], importance_decay=0.8),
                                model=dict(kind="neuron", n_hidden=3), train=dict(steps=300, batch_size=128)),
-                   "f8c8be39ffb8dbd4"),
+                   "f6f60d690c9b9c0b"),
     "toy-abs": (make_config(data=dict(n_features=6, feature_probability=[0.3], magnitude="uniform_signed",
                                       target="abs"),
                             model=dict(kind="abs", n_hidden=4),
                             train=dict(steps=300, batch_size=128, schedule="warmup_cosine", warmup_steps=30)),
-                "5c8e567968acb7da"),
+                "b34ec8e8a96b4872"),
     "toy-correlated": (make_config(data=dict(n_features=4, feature_probability=[0.2, 0.2], correlated_pairs=1,
                                              anticorrelated_pairs=1),
                                    model=dict(n_hidden=2), train=dict(steps=200, batch_size=128)),
-                       "e490c173b675eb33"),
+                       "20b831552f35dcc1"),
     "modadd-bilinear": (validate(ModAddRunConfig, dict(data=dict(p=11), model=dict(n_instances=2, d_embed=4, n_hidden=8),
                                                        train=dict(steps=200, threads=1))),
                         "0ca6cd357c25f8d4"),

@@ -22,10 +22,14 @@ def tiny(**train_kw):
 @pytest.mark.parametrize("kind", ["relu", "linear"])
 @pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
-def test_hand_written_gradients_equal_autograd(kind, tied, bias):
+@pytest.mark.parametrize("n_hidden, square", [(2, True), (1, False)], ids=["square-route", "rectangular-route"])
+def test_hand_written_gradients_equal_autograd(kind, tied, bias, n_hidden, square):
+    """Both of ToyModel.loss_and_grads' routes ([feat, feat] products for 5 features in 2 dimensions, [feat, hidden]
+    ones in 1) against autograd."""
+    assert square_route(5, n_hidden) is square
     cfg = make_config(
         data=dict(n_features=5, feature_probability=[1, 0.3, 0.05], importance_decay=0.8),
-        model=dict(kind=kind, n_hidden=2, tied=tied, bias=bias),
+        model=dict(kind=kind, n_hidden=n_hidden, tied=tied, bias=bias),
     )
     model = build_model(cfg, torch.Generator().manual_seed(1))
     if bias:
@@ -38,6 +42,25 @@ def test_hand_written_gradients_equal_autograd(kind, tied, bias):
     assert torch.allclose(loss, auto.detach(), rtol=1e-5, atol=1e-7)
     for g, p in zip(grads, model.parameters(), strict=True):
         assert torch.allclose(g, p.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_hand_written_gradients_follow_an_importance_changed_in_place():
+    """The square route keeps its loss weights while the batch's importance tensor is the same; changing that tensor
+    in place (or passing another batch size) must give new ones, equal to autograd's."""
+    cfg = make_config(data=dict(n_features=5, feature_probability=[1, 0.3], importance_decay=0.8),
+                      model=dict(kind="relu", n_hidden=2))
+    model = build_model(cfg, torch.Generator().manual_seed(1))
+    data = FeatureData(cfg.data)
+    batch = data.sample(64, torch.Generator().manual_seed(0))
+    model.loss_and_grads(batch)
+    batch.weight.mul_(torch.linspace(0.5, 2.0, 5))  # the importance changes in place
+    for b in (batch, data.sample(32, torch.Generator().manual_seed(1))):
+        loss, grads = model.loss_and_grads(b)
+        model.zero_grad()
+        auto = model.loss(b)
+        auto.sum().backward()
+        assert torch.allclose(loss, auto.detach(), rtol=1e-5, atol=1e-7)
+        assert all(torch.allclose(g, p.grad, rtol=1e-4, atol=1e-6) for g, p in zip(grads, model.parameters()))
 
 
 @pytest.mark.parametrize("name, cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)])

@@ -1,6 +1,7 @@
-"""The trainer's batch draws: a data source's `sampler` (reused buffers) must give exactly the batches of `sample`
-from the same generator, be fixed by the seed, and be what the trainer draws from."""
+"""The trainer's batch draws: a data source's `sampler` (reused buffers) must give the batches of one SFC64 stream
+seeded by the generator (its first batch is `sample`'s), be fixed by the seed, and be what the trainer draws from."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -17,15 +18,22 @@ def gen(seed):
 
 @pytest.mark.parametrize("options", [dict(), dict(magnitude="uniform_signed", target="abs"),
                                      dict(correlated_pairs=1, anticorrelated_pairs=1)])
-def test_sampler_draws_exactly_the_batches_of_sample(options):
-    """The same generator gives the same batches, bit for bit: the sampler changes where a batch lives, not what it
-    is (so training on it keeps every pinned weight)."""
-    data = FeatureData(DataConfig(n_features=4, feature_probability=[0.5, 0.05], **options))
-    draw, g = data.sampler(256, gen(0)), gen(0)
-    for _ in range(3):
-        ours, theirs = draw(), data.sample(256, g)
+def test_sampler_draws_the_batches_of_one_sfc64_stream_seeded_by_the_generator(options):
+    """Batch k is made from the k-th block of numpy's SFC64 words (seeded by one draw of the torch generator), 23 bits
+    each as the mantissa of a uniform on [1, 2), bit for bit: reused buffers change where a batch lives, not what it
+    is. The first batch is `sample`'s."""
+    data = FeatureData(DataConfig(n_features=5, feature_probability=[0.5, 0.05, 0.3], **options))
+    draw, first = data.sampler(255, gen(0)), data.sample(255, gen(0))  # 3 x 5 x 255 values: odd, a word is split
+    stream = np.random.SFC64(int(torch.randint(2**63 - 1, (), generator=gen(0))))
+    for k in range(3):
+        ours = draw()
+        bits = stream.random_raw(1913).view(np.uint32)[:3825] & 0x7FFFFF | 0x3F800000  # mantissas of [1, 2)
+        theirs = data._batch(torch.from_numpy(bits.view(np.float32).reshape(3, 5, 255)))
         assert torch.equal(ours.x, theirs.x) and torch.equal(ours.target, theirs.target)
         assert torch.equal(ours.weight, theirs.weight)
+        if k == 0:
+            assert torch.equal(ours.x, first.x) and torch.equal(ours.target, first.target)
+    assert not torch.equal(data.sample(256, gen(1)).x, first.x)
 
 
 def test_sampler_is_fixed_by_the_seed_and_moves_on_at_each_draw():

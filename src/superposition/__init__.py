@@ -8,7 +8,7 @@ their mixing; train sparse autoencoders and score them against the true features
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Where each public name lives. They are imported on first use (PEP 562), so that `import superposition` (and the
 # command line's `--help`) does not import torch.

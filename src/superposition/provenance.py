@@ -2,9 +2,9 @@
 superposition, torch and Python, the platform, the device the run trained on, and, when the package was imported from
 a git checkout of this project, the commit and whether tracked files had changed from it ("dirty").
 
->>> describe({"superposition": "0.2.0", "torch": "2.13.0", "python": "3.11.9", "device": "cpu",
+>>> describe({"superposition": "0.3.0", "torch": "2.13.0", "python": "3.11.9", "device": "cpu",
 ...           "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": True}})
-'made by superposition 0.2.0 (torch 2.13.0, Python 3.11.9) on cpu, commit 0123456789ab (with uncommitted changes)'
+'made by superposition 0.3.0 (torch 2.13.0, Python 3.11.9) on cpu, commit 0123456789ab (with uncommitted changes)'
 
 Run directories saved before provenance was recorded have no `provenance.json`; they load with `run.provenance` None.
 This module imports neither torch nor anything heavy at import time (the command line reads it).
