@@ -196,8 +196,11 @@ START_READING = (
 
 CONSTRUCTION_READING = (
     "Reading (b), too few steps when dense. From ARENA's start (Adam, lr 1e-3, batch 1024) the model no longer "
-    "falls into the one-sided minimum and mostly beats the construction when sparse (two seeds at 30,000 steps: "
-    "0.88 and 0.88 at 1-S = 0.1, 0.72 and 0.69 at 0.03, 0.69 and 1.00 at 0.01), but it approaches it only "
+    "falls into the one-sided minimum and mostly beats the construction when sparse (two seeds at 30,000 steps, "
+    "with 0.2.0's random stream: 0.88 and 0.88 at 1-S = 0.1, 0.72 and 0.69 at 0.03, 0.69 and 1.00 at 0.01; at 0.01 "
+    "Adam at a constant lr on features active once in a hundred samples can also lose a low loss again: with 0.3.0's "
+    "stream the report's instance rose from 1e-5 to 4e-5 after about 600 steps and ended at 16.8x), but it "
+    "approaches it only "
     "slowly when dense: its loss there is 7.5x the construction's after ARENA's 5,000 steps, 3.8x and 4.4x after "
     "30,000 and 2.05x after 90,000, computing 11, 14 and 17 of the 20 features on both sides (the last ones weigh "
     "1-2% of the first in the loss); at 1-S = 0.3 it stays 5-9% above it (1.05 after 90,000 steps)."
