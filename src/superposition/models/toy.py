@@ -157,7 +157,7 @@ class ToyModel(nn.Module):
         else:
             grads = [torch.bmm(G.transpose(1, 2), D), torch.bmm(G, W).transpose(1, 2)]
         if b is not None:
-            grads.append(g.sum(dim=2).mul_(2.0 * w))
+            grads.append(g.sum(dim=2).mul_(k.squeeze(2)))
         return loss, grads
 
     def _loss_weights(self, weight: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
